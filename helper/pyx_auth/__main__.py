@@ -1,0 +1,5 @@
+"""`python -m pyx_auth`."""
+
+from pyx_auth.cli import entrypoint
+
+entrypoint()

@@ -1,0 +1,162 @@
+"""The pyx API client: API-key exchange, OAuth refresh, login polling, logout.
+
+The only module that imports httpx, and only the slow path imports it. Every call shares
+one deadline (``time.monotonic()`` seconds) so that a whole run fits Bazel's helper
+timeout; connection errors and 5xx answers are retried with backoff while time remains.
+httpx exceptions and unusable answers become ``pyx_auth.errors`` here, where they enter,
+and no message ever carries a token, key or raw response body.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from pyx_auth import __version__
+from pyx_auth.errors import CredentialRejectedError, NetworkError, ServiceError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyx_auth.settings import Settings
+
+USER_AGENT = f"pyx-auth/{__version__}"
+MAX_ATTEMPTS = 3
+BACKOFF = 0.25
+"""First retry delay in seconds; doubled for each further attempt."""
+MAX_DETAIL = 200
+
+
+def _problem_summary(response: httpx.Response) -> str:
+    """The RFC 9457 ``title``/``detail`` of an error answer, one short line, or ''."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    parts = [str(body[key]) for key in ("title", "detail") if isinstance(body.get(key), str)]
+    text = " ".join(": ".join(parts).split())
+    return f": {text[:MAX_DETAIL]}" if text else ""
+
+
+class PyxClient:
+    """HTTP calls to one pyx API, sharing one deadline."""
+
+    def __init__(self, settings: Settings, deadline: float) -> None:
+        self.settings = settings
+        self.deadline = deadline
+        self._client = httpx.Client(
+            headers={"User-Agent": USER_AGENT}, follow_redirects=False, trust_env=True
+        )
+
+    def __enter__(self) -> PyxClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._client.close()
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        credential: str,
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+        accept_statuses: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """Send one request with retries; raise a ``PyxAuthError`` for anything but success.
+
+        ``credential`` names what authenticates the request ("the API key in PYX_API_KEY")
+        for the message a 401/403 produces. Statuses in ``accept_statuses`` are returned.
+        """
+        url = self.settings.endpoint(path)
+        delay = BACKOFF
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            remaining = self.remaining()
+            if remaining <= 0:
+                raise NetworkError(f"{url} did not answer within {self.settings.timeout:g} s")
+            try:
+                response = self._client.request(
+                    method, url, headers=headers, content=content, timeout=remaining
+                )
+            except httpx.TimeoutException as exc:
+                raise NetworkError(
+                    f"{url} did not answer within {self.settings.timeout:g} s"
+                    " (set PYX_AUTH_TIMEOUT to wait longer)"
+                ) from exc
+            except httpx.TransportError as exc:
+                if attempt < MAX_ATTEMPTS and self.remaining() > delay:
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                raise NetworkError(f"cannot reach {url}: {reason}") from exc
+            status = response.status_code
+            if response.is_success or status in accept_statuses:
+                return response
+            if status >= 500 and attempt < MAX_ATTEMPTS and self.remaining() > delay:
+                time.sleep(delay)
+                delay *= 2
+                continue
+            summary = _problem_summary(response)
+            if status in (401, 403):
+                raise CredentialRejectedError(
+                    f"{credential} was rejected by {url} (HTTP {status}{summary})"
+                )
+            if status >= 500:
+                raise ServiceError(
+                    f"{url} failed with HTTP {status}{summary}; pyx may be down, try again later"
+                )
+            raise ServiceError(f"{url} refused the request with HTTP {status}{summary}")
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def json_object(self, response: httpx.Response) -> dict[str, object]:
+        """The answer as a JSON object, or ``ServiceError``."""
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            raise ServiceError(f"{response.request.url} answered with something other than JSON")
+        return body
+
+    def token_field(self, body: dict[str, object], field: str, url: object) -> str:
+        """A token-shaped string field of an answer: non-empty, no whitespace."""
+        value = body.get(field)
+        if not isinstance(value, str) or not value or value != "".join(value.split()):
+            raise ServiceError(f"{url} answered without a usable {field!r}")
+        return value
+
+    def exchange_api_key(self, api_key: str, credential: str) -> str:
+        """``POST /auth/cli/access-token`` with the key as Bearer: a fresh access token."""
+        response = self.request(
+            "POST",
+            "auth/cli/access-token",
+            credential=credential,
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
+        return self.token_field(self.json_object(response), "access_token", response.request.url)
+
+    def refresh(self, refresh_token: str, credential: str) -> tuple[str, str]:
+        """``POST /auth/cli/refresh``: the new (access token, refresh token) pair.
+
+        The old refresh token is spent whatever happens next; the caller must store the pair.
+        """
+        response = self.request(
+            "POST",
+            "auth/cli/refresh",
+            credential=credential,
+            headers={"Content-Type": "application/json"},
+            content=json.dumps({"refresh_token": refresh_token}).encode(),
+        )
+        body = self.json_object(response)
+        url = response.request.url
+        return self.token_field(body, "access_token", url), self.token_field(
+            body, "refresh_token", url
+        )

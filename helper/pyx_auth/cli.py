@@ -1,0 +1,119 @@
+"""The command line: ``pyx-auth <command>``; the only place errors become messages and exit codes.
+
+``get`` is special-cased before argparse is even imported: Bazel runs it once per URL, so a
+cache hit reads stdin, the environment and one file, prints, and exits (see
+``credential_helper``). Everything else goes through argparse and ``commands/*``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pyx_auth.errors import PyxAuthError
+from pyx_auth.protocol import MAX_REQUEST_BYTES
+from pyx_auth.settings import PYX_AUTH_DEBUG
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+HELP_EPILOG = """\
+credential sources, first match wins (the same order as uv 0.12.6):
+  1. PYX_AUTH_TOKEN   a ready pyx token, used as given (UV_AUTH_TOKEN: deprecated alias)
+  2. PYX_API_KEY      an API key, exchanged for a token cached in uv's store
+                      (UV_API_KEY: deprecated alias)
+  3. uv's login       <store>/tokens.json, refreshed with its single-use refresh token
+
+environment:
+  PYX_API_URL          pyx API (default https://api.pyx.dev)
+  PYX_CDN_DOMAIN       CDN domain whose https hosts get the token (default astralhosted.com)
+  PYX_CREDENTIALS_DIR  root of the shared token store (default ~/.local/share/pyx/credentials)
+  PYX_AUTH_NO_EXPIRES  1: `get` omits "expires" and hands out tokens valid >= 35 min
+  PYX_AUTH_TIMEOUT     total network budget in seconds (default 8, inside Bazel's 10)
+  UV_LOCK_TIMEOUT      longest wait for the store's refresh lock (default 300 s)
+  PYX_AUTH_DEBUG       1: show a traceback for internal errors
+
+A variable set to an empty string is an error, never an empty token.
+"""
+
+INTERNAL_ERROR_EXIT = 2
+INTERRUPTED_EXIT = 130
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"pyx-auth: {message}\n")
+    sys.stderr.flush()
+
+
+def _is_bazel_get(argv: Sequence[str]) -> bool:
+    """``get`` with any extra arguments Bazel or a wrapper may add, but not ``--help``."""
+    return bool(argv) and argv[0] == "get" and not {"-h", "--help"} & set(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    from pyx_auth import __version__
+    from pyx_auth.commands import emulator, get, status, token
+
+    parser = argparse.ArgumentParser(
+        prog="pyx-auth",
+        description="Short-lived pyx credentials for Bazel, Docker and CI, sharing uv's pyx"
+        " token store.",
+        epilog=HELP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"pyx-auth {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in (get, token, status, emulator):
+        command.register(subparsers)
+    return parser
+
+
+def _run(argv: Sequence[str], stdin: bytes | None) -> int:
+    if _is_bazel_get(argv):
+        from pyx_auth.credential_helper import answer_offline
+
+        if stdin is None:
+            stdin = sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1)
+        fast = answer_offline(stdin, os.environ)
+        if fast is not None:
+            sys.stdout.write(fast + "\n")
+            return 0
+        from pyx_auth.commands import get
+
+        return get.run_request(stdin, os.environ)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "get":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return int(args.run(args))
+
+
+def main(argv: Sequence[str] | None = None, stdin: bytes | None = None) -> int:
+    """Run one command; return its exit code. ``stdin`` overrides standard input for ``get``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(argv, stdin)
+    except PyxAuthError as exc:
+        _error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return INTERRUPTED_EXIT
+    except BrokenPipeError:
+        return INTERNAL_ERROR_EXIT
+    except Exception as exc:  # the edge: anything else is a bug, but still one line
+        if os.environ.get(PYX_AUTH_DEBUG):
+            raise
+        _error(
+            f"internal error ({type(exc).__name__}); rerun with {PYX_AUTH_DEBUG}=1 for details"
+            " and report it"
+        )
+        return INTERNAL_ERROR_EXIT
+
+
+def entrypoint() -> None:
+    sys.exit(main())

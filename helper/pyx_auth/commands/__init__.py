@@ -1,0 +1,1 @@
+"""The subcommands. Each module has ``register(subparsers)``, which sets ``run`` on its parser."""

@@ -1,0 +1,57 @@
+"""``pyx-auth token``: print (or write) a valid pyx access token for other tools."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from pyx_auth.durations import parse_duration
+from pyx_auth.settings import REFRESH_MARGIN, Settings
+from pyx_auth.sources import resolve_token
+from pyx_auth.store import atomic_write
+
+DESCRIPTION = """\
+Print a pyx access token valid for at least --min-ttl (default 5 minutes), refreshing it
+first if needed. Use it as the password with the user name __token__, or as PYX_AUTH_TOKEN.
+Never starts an interactive login.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "token",
+        help="print a valid pyx access token",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--min-ttl",
+        type=parse_duration,
+        default=None,
+        metavar="DURATION",
+        help="refresh unless the token stays valid this long (900, 90s, 30m, 1h); fails if"
+        " the source cannot deliver that (e.g. a fixed PYX_AUTH_TOKEN)",
+    )
+    parser.add_argument(
+        "--output",
+        metavar="PATH",
+        help="write the token to PATH (mode 0600, atomically, no trailing newline)"
+        " instead of stdout",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings(os.environ)
+    for warning in settings.warnings:
+        sys.stderr.write(f"pyx-auth: warning: {warning}\n")
+    margin = max(REFRESH_MARGIN, args.min_ttl or 0)
+    token = resolve_token(settings, margin, time.monotonic() + settings.timeout)
+    assert token is not None
+    if args.output:
+        atomic_write(args.output, token.value.encode())
+    else:
+        sys.stdout.write(token.value + "\n")
+    return 0

@@ -1,0 +1,65 @@
+"""Bazel's credential-helper protocol: the request it sends and the answers it accepts.
+
+Bazel runs ``<helper> get``, writes ``{"uri": "..."}`` (Gson, HTML-safe escapes, no newline)
+and closes stdin; it reads stdout after exit and accepts ``{"headers": {name: [values]}}``
+with an optional ``"expires"`` that must match ``yyyy-MM-dd'T'HH:mm:ssXXX`` exactly: no
+fractional seconds, no ``null``. See ``bazel-credential-helpers.md`` §2-§4. Pure functions.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from pyx_auth.errors import UsageError
+from pyx_auth.hosts import parse_origin
+
+MAX_REQUEST_BYTES = 64 * 1024
+EXPIRES_EARLY = 60
+"""Seconds before the token's ``exp`` that ``expires`` names, so Bazel asks again in time."""
+EMPTY_ANSWER = '{"headers":{}}'
+
+
+def parse_request(data: bytes) -> str:
+    """The ``uri`` of a ``get`` request, or ``UsageError`` saying what is wrong with it."""
+    if len(data) > MAX_REQUEST_BYTES:
+        raise UsageError(f"the request on stdin is larger than {MAX_REQUEST_BYTES // 1024} KiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("the request on stdin is not UTF-8") from None
+    if not text.strip():
+        raise UsageError('no request on stdin; Bazel sends {"uri": "https://..."}')
+    try:
+        request = json.loads(text)
+    except ValueError:
+        raise UsageError(
+            'the request on stdin is not JSON; expected {"uri": "https://..."}'
+        ) from None
+    if not isinstance(request, dict):
+        raise UsageError('the request on stdin is not a JSON object; expected {"uri": "..."}')
+    uri = request.get("uri")
+    if not isinstance(uri, str):
+        raise UsageError('the request has no "uri" string')
+    if parse_origin(uri) is None or any(ord(char) < 0x21 for char in uri):
+        raise UsageError('the request\'s "uri" is not an absolute URI with a host')
+    return uri
+
+
+def format_expires(timestamp: float) -> str:
+    """UTC, whole seconds, ``Z``: the one form every Bazel version parses."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(timestamp)))
+
+
+def format_answer(headers: dict[str, list[str]], expires_at: float | None = None) -> str:
+    """One line of compact JSON; ``expires`` only when given, never ``null``."""
+    answer: dict[str, object] = {"headers": headers}
+    if expires_at is not None:
+        answer["expires"] = format_expires(expires_at)
+    return json.dumps(answer, separators=(",", ":"))
+
+
+def bearer_answer(token: str, token_exp: int | None, *, with_expires: bool) -> str:
+    """The answer for a pyx URI; ``expires`` is ``exp`` minus a minute, never past ``exp``."""
+    expires_at = token_exp - EXPIRES_EARLY if with_expires and token_exp is not None else None
+    return format_answer({"Authorization": [f"Bearer {token}"]}, expires_at)

@@ -1,0 +1,91 @@
+"""uv's OAuth login, ``<store>/tokens.json``, refreshed with its single-use refresh token.
+
+uv writes ``{"access_token": ..., "refresh_token": ...}`` (compact, no newline). Each refresh
+spends the refresh token, so the rotated pair is written back before anything else happens,
+or uv's next refresh fails and its login is lost.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pyx_auth.errors import CredentialError
+from pyx_auth.sources import Source, Token, single_flight
+from pyx_auth.store import TOKENS_FILE, Store
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyx_auth.settings import Settings
+
+SOURCE_NAME = "uv login"
+
+
+def read_tokens(store: Store) -> tuple[str, str] | None:
+    """(access token, refresh token) from ``tokens.json``, or None if missing or unusable."""
+    text = store.read(TOKENS_FILE)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    access, refresh = data.get("access_token"), data.get("refresh_token")
+    if not isinstance(access, str) or not isinstance(refresh, str) or not refresh:
+        return None
+    return access, refresh
+
+
+def write_tokens(store: Store, access_token: str, refresh_token: str) -> None:
+    """Write the pair exactly as uv does (two keys, compact), but atomically and 0600."""
+    payload = {"access_token": access_token, "refresh_token": refresh_token}
+    store.write(TOKENS_FILE, json.dumps(payload, separators=(",", ":")))
+
+
+class OAuthStoreSource(Source):
+    name = SOURCE_NAME
+
+    def applies(self, settings: Settings) -> bool:
+        return Store.for_settings(settings).read(TOKENS_FILE) is not None
+
+    def cached(self, settings: Settings) -> Token | None:
+        pair = read_tokens(Store.for_settings(settings))
+        return None if pair is None else Token(pair[0], SOURCE_NAME)
+
+    def renew(self, settings: Settings, margin: float, deadline: float) -> Token:
+        store = Store.for_settings(settings)
+        where = store.path(TOKENS_FILE)
+
+        def read() -> Token | None:
+            pair = read_tokens(store)
+            return None if pair is None else Token(pair[0], SOURCE_NAME)
+
+        def refresh() -> Token:
+            from pyx_auth.api import PyxClient
+
+            pair = read_tokens(store)
+            if pair is None:
+                raise CredentialError(
+                    f"{where} cannot be read as a uv login; run `pyx-auth login` to log in again"
+                )
+            with PyxClient(settings, deadline) as client:
+                access, rotated = client.refresh(pair[1], f"the login refresh token in {where}")
+            write_tokens(store, access, rotated)
+            return Token(access, SOURCE_NAME)
+
+        return single_flight(
+            settings,
+            store=store,
+            file_name=TOKENS_FILE,
+            margin=margin,
+            deadline=deadline,
+            read=read,
+            fetch=refresh,
+        )
+
+    def describe(self, settings: Settings) -> str:
+        where = Store.for_settings(settings).path(TOKENS_FILE)
+        if self.applies(settings):
+            return f"uv login in {where}"
+        return f"no uv login in {where}"

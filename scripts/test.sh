@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs, then run it. Usage: bash scripts/test.sh [pytest args]
+# System tools (buildah and busybox-static for the container-build tests) come from apt when
+# running as root; the Python side goes into .venv next to this repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    missing=()
+    for pair in buildah:buildah busybox:busybox-static; do
+        command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "installing ${missing[*]} with apt-get" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q '.[test]'
+exec .venv/bin/python -m pytest "$@"

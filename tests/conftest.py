@@ -1,0 +1,119 @@
+"""Shared fixtures: a scrubbed environment, a real emulator, and the executable under test.
+
+The suite runs in CI, which is itself a CI: every variable that could change which
+credential pyx-auth picks is removed before each test. Tests that run pyx-auth as a process
+use ``run_pyx_auth``, which runs the executable named by ``PYX_AUTH_BIN`` (the frozen
+binary, in the second CI pass) or else the installed console script.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from pyx_auth.emulator import PyxEmulator
+
+SCRUBBED_PREFIXES = (
+    "PYX_",
+    "UV_",
+    "ACTIONS_ID_TOKEN_",
+    "GITHUB_",
+    "GITLAB_",
+    "BUILDKITE",
+    "CIRCLE",
+    "PYTHON_KEYRING",
+    "XDG_",
+    "DBUS_",
+)
+SCRUBBED_NAMES = ("CI", "NETRC", "BROWSER", "DEPENDABOT", "SSL_CERT_FILE")
+SCRUBBED_SUFFIXES = ("_ID_TOKEN",)
+EMULATOR_API_KEY = "sk-pyx-test"
+
+FROZEN_BIN = os.environ.get("PYX_AUTH_TEST_BIN")
+"""Read at import, before the autouse fixture scrubs every PYX_ variable."""
+
+RunPyxAuth = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+def pyx_auth_argv() -> list[str]:
+    """argv prefix of the executable under test."""
+    if FROZEN_BIN:
+        return [FROZEN_BIN]
+    script = Path(sys.executable).with_name("pyx-auth")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("pyx-auth")
+    return [found] if found else [sys.executable, "-m", "pyx_auth"]
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No inherited credentials or CI identity; HOME is an empty temporary folder."""
+    for name in list(os.environ):
+        if (
+            name.startswith(SCRUBBED_PREFIXES)
+            or name in SCRUBBED_NAMES
+            or name.endswith(SCRUBBED_SUFFIXES)
+        ):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("PYX_AUTH_TIMEOUT", "5")
+    return home
+
+
+@pytest.fixture
+def emulator() -> Iterator[PyxEmulator]:
+    with PyxEmulator(api_keys=(EMULATOR_API_KEY,)) as server:
+        yield server
+
+
+@pytest.fixture
+def store_root(tmp_path: Path) -> Path:
+    root = tmp_path / "credentials"
+    return root
+
+
+@pytest.fixture
+def pyx_env(
+    monkeypatch: pytest.MonkeyPatch, emulator: PyxEmulator, store_root: Path
+) -> dict[str, str]:
+    """Point pyx-auth (and uv) at the emulator and a temporary store; returns the variables."""
+    variables = {"PYX_API_URL": emulator.url, "PYX_CREDENTIALS_DIR": str(store_root)}
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return variables
+
+
+@pytest.fixture
+def run_pyx_auth() -> RunPyxAuth:
+    """Run the executable under test: ``run_pyx_auth("token", input=..., env=...)``."""
+
+    def run(
+        *args: str,
+        input: str | bytes | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 30,
+        cwd: str | Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        environment = dict(os.environ if env is None else env)
+        data = input.decode() if isinstance(input, bytes) else input
+        return subprocess.run(
+            [*pyx_auth_argv(), *args],
+            input=data if data is not None else "",
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=timeout,
+            cwd=cwd,
+            check=False,
+        )
+
+    return run
