@@ -37,6 +37,8 @@ EMULATOR_API_KEY = "sk-pyx-test"
 
 FROZEN_BIN = os.environ.get("PYX_AUTH_TEST_BIN")
 """Read at import, before the autouse fixture scrubs every PYX_ variable."""
+REQUIRE_TOOLS = os.environ.get("PYX_AUTH_REQUIRE_TOOLS") == "1"
+"""Set in CI: a missing system tool fails the test instead of skipping it."""
 
 RunPyxAuth = Callable[..., "subprocess.CompletedProcess[str]"]
 
@@ -117,3 +119,19 @@ def run_pyx_auth() -> RunPyxAuth:
         )
 
     return run
+
+
+@pytest.fixture
+def require_tool() -> Callable[[str], str]:
+    """``require_tool("buildah")``: the tool's path; skips if missing (fails in CI)."""
+
+    def find(name: str) -> str:
+        path = shutil.which(name)
+        if path is None:
+            message = f"{name} is not installed (bash scripts/test.sh installs it as root)"
+            if REQUIRE_TOOLS:
+                pytest.fail(message)
+            pytest.skip(message)
+        return path
+
+    return find

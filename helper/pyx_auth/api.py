@@ -66,6 +66,7 @@ class PyxClient:
         path: str,
         *,
         credential: str,
+        hint: str = "",
         headers: dict[str, str] | None = None,
         content: bytes | None = None,
         accept_statuses: tuple[int, ...] = (),
@@ -73,7 +74,8 @@ class PyxClient:
         """Send one request with retries; raise a ``PyxAuthError`` for anything but success.
 
         ``credential`` names what authenticates the request ("the API key in PYX_API_KEY")
-        for the message a 401/403 produces. Statuses in ``accept_statuses`` are returned.
+        and ``hint`` says what to do, for the message a 401/403 produces. Statuses in
+        ``accept_statuses`` are returned.
         """
         url = self.settings.endpoint(path)
         delay = BACKOFF
@@ -107,7 +109,7 @@ class PyxClient:
             summary = _problem_summary(response)
             if status in (401, 403):
                 raise CredentialRejectedError(
-                    f"{credential} was rejected by {url} (HTTP {status}{summary})"
+                    f"{credential} was rejected by {url} (HTTP {status}{summary}){hint}"
                 )
             if status >= 500:
                 raise ServiceError(
@@ -139,6 +141,7 @@ class PyxClient:
             "POST",
             "auth/cli/access-token",
             credential=credential,
+            hint="; check the key, or create a new one in pyx",
             headers={"Authorization": f"Bearer {api_key}"},
         )
         return self.token_field(self.json_object(response), "access_token", response.request.url)
@@ -152,6 +155,7 @@ class PyxClient:
             "POST",
             "auth/cli/refresh",
             credential=credential,
+            hint="; the login has expired or was revoked: run `pyx-auth login`",
             headers={"Content-Type": "application/json"},
             content=json.dumps({"refresh_token": refresh_token}).encode(),
         )

@@ -28,6 +28,7 @@ import html
 import json
 import re
 import secrets
+import selectors
 import signal
 import socket
 import socketserver
@@ -171,10 +172,7 @@ class PyxEmulator:
         server = self._bind()
         self._loop_started = True
         self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-            name=f"pyx-emulator {self.url}",
+            target=server.run, daemon=True, name=f"pyx-emulator {self.url}"
         )
         self._thread.start()
         return self
@@ -182,30 +180,37 @@ class PyxEmulator:
     def serve_forever(self) -> None:
         """Serve in the calling thread until `stop` (from another thread) or KeyboardInterrupt."""
         server = self._server or self._bind()
-        self._loop_started = True
+        with self._lock:
+            if self._server is not server:
+                return  # stopped in between
+            self._loop_started = True
         try:
-            server.serve_forever()
+            server.run()
         finally:
             self.stop()
 
     def stop(self) -> None:
-        """Stop accepting, cut open connections (even ones whose handler hangs) and close."""
+        """Stop accepting, cut open connections (even ones whose handler hangs) and close.
+
+        Returns at once: the accept loop is woken rather than polled, and handler threads are
+        daemons whose sockets are shut down under them.
+        """
         with self._lock:
             server, self._server = self._server, None
             thread, self._thread = self._thread, None
+            loop_started, self._loop_started = self._loop_started, False
             connections = list(self._connections)
             self._connections.clear()
         if server is None:
             return
-        if self._loop_started and (thread is None or thread is not threading.current_thread()):
-            server.shutdown()
-        self._loop_started = False
+        server.wake()
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if thread is not None:
+        if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
+        if not loop_started:
+            server.server_close()  # otherwise the loop closes it on its way out
 
     def __enter__(self) -> PyxEmulator:
         return self.start()
@@ -609,9 +614,44 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], emulator: PyxEmulator) -> None:
         self.emulator = emulator
+        self._stopping = threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+
+    def run(self) -> None:
+        """Accept until `wake`, then close; like serve_forever, but woken instead of polling."""
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake_r, selectors.EVENT_READ)
+                while not self._stopping.is_set():
+                    for key, _ in selector.select():
+                        if key.fileobj is self and not self._stopping.is_set():
+                            self._accept()
+        finally:
+            self.server_close()
+
+    def _accept(self) -> None:
+        try:
+            request, client_address = self.get_request()
+        except OSError:
+            return
+        try:
+            self.process_request(request, client_address)  # starts a handler thread
+        except Exception:
+            self.shutdown_request(request)
+
+    def wake(self) -> None:
+        self._stopping.set()
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_r.close()
+        self._wake_w.close()
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), a reverse lookup that can stall.

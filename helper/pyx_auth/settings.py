@@ -100,7 +100,7 @@ class Settings:
         self.auth_token = _first_set(environ, (PYX_AUTH_TOKEN, UV_AUTH_TOKEN))
         self.api_key = _first_set(environ, (PYX_API_KEY, UV_API_KEY))
         for found, modern in ((self.auth_token, PYX_AUTH_TOKEN), (self.api_key, PYX_API_KEY)):
-            if found is not None and found[0] != modern:
+            if found is not None and found[0] != modern and found[1].strip():
                 self.warnings.append(f"{found[0]} is deprecated; set {modern} instead")
         self.no_expires = environ.get(PYX_AUTH_NO_EXPIRES, "") not in ("", "0", "false")
         self.debug = environ.get(PYX_AUTH_DEBUG, "") not in ("", "0", "false")

@@ -150,13 +150,27 @@ class Store:
             return None
 
     def ensure_directory(self) -> None:
-        """Create the folder (0700 for every level we create). Raises ``StoreError``."""
-        try:
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the token store {self.directory}: {exc.strerror}"
-            ) from exc
+        """Create the folder, 0700 at every level we create. Raises ``StoreError``.
+
+        ``os.makedirs`` applies its mode only to the last level, hence the walk.
+        """
+        missing: list[str] = []
+        path = self.directory
+        while path and not os.path.isdir(path):
+            missing.append(path)
+            parent = os.path.dirname(path)
+            if parent == path:
+                break
+            path = parent
+        for folder in reversed(missing):
+            try:
+                os.mkdir(folder, 0o700)
+            except FileExistsError:
+                continue  # another process made it first
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the token store {self.directory}: {exc.strerror}"
+                ) from exc
 
     def write(self, name: str, text: str) -> None:
         """Atomically replace a store file with ``text`` (mode 0600)."""

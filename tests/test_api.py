@@ -1,0 +1,177 @@
+"""What users see when pyx misbehaves: one line, no traceback, no secret, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import EMULATOR_API_KEY, RunPyxAuth
+
+from pyx_auth.emulator import PyxEmulator
+from pyx_auth.settings import Settings
+from pyx_auth.store import api_key_file, store_directory
+
+
+def _assert_clean_failure(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("pyx-auth: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert EMULATOR_API_KEY not in result.stderr
+    assert "eyJ" not in result.stderr  # no JWT, whatever it is
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+@pytest.fixture
+def key_env(pyx_env: dict[str, str]) -> dict[str, str]:
+    return {**os.environ, "PYX_API_KEY": EMULATOR_API_KEY}
+
+
+def _cached_file(env: dict[str, str]) -> Path:
+    return Path(store_directory(Settings(env))) / api_key_file(EMULATOR_API_KEY)
+
+
+def test_api_key_rejected_names_the_variable_and_server(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    result = run_pyx_auth("token", env={**os.environ, "PYX_API_KEY": "sk-pyx-wrong"})
+    _assert_clean_failure(
+        result,
+        f"the API key in PYX_API_KEY was rejected by {emulator.url}/auth/cli/access-token",
+        "HTTP 401",
+    )
+    assert "sk-pyx-wrong" not in result.stderr
+
+
+def test_server_error_is_retried_then_succeeds(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+) -> None:
+    emulator.fail_next("access-token", status=503)
+    result = run_pyx_auth("token", env=key_env)
+    assert result.returncode == 0, result.stderr
+    assert emulator.counts()["access-token"] == 2
+
+
+def test_persistent_server_error_says_try_later(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+) -> None:
+    emulator.fail_next("access-token", status=500, times=10)
+    result = run_pyx_auth("token", env=key_env)
+    _assert_clean_failure(result, "failed with HTTP 500", "try again later")
+    assert emulator.counts()["access-token"] == 3  # bounded retries
+
+
+def test_other_client_error_is_reported_with_problem_title(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+) -> None:
+    emulator.fail_next("access-token", status=429)
+    result = run_pyx_auth("token", env=key_env)
+    _assert_clean_failure(result, "refused the request with HTTP 429")
+
+
+def test_garbage_answer_is_a_service_error(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+) -> None:
+    emulator.fail_next("access-token", body=b"<html>not json</html>")
+    result = run_pyx_auth("token", env=key_env)
+    _assert_clean_failure(result, "answered with something other than JSON")
+
+
+def test_answer_without_token_is_a_service_error(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+) -> None:
+    emulator.fail_next("access-token", body=b'{"access_token": "has spaces in it"}')
+    result = run_pyx_auth("token", env=key_env)
+    _assert_clean_failure(result, "without a usable 'access_token'")
+
+
+def test_hanging_server_fails_within_the_budget(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+) -> None:
+    emulator.fail_next("access-token", hang=20)
+    started = time.monotonic()
+    result = run_pyx_auth("token", env={**key_env, "PYX_AUTH_TIMEOUT": "2"})
+    elapsed = time.monotonic() - started
+    _assert_clean_failure(result, "did not answer within 2 s", "PYX_AUTH_TIMEOUT")
+    assert elapsed < 8
+
+
+def test_unreachable_host_is_a_network_error(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+) -> None:
+    env = {**key_env, "PYX_API_URL": "http://127.0.0.1:9"}
+    result = run_pyx_auth("token", env=env)
+    _assert_clean_failure(result, "cannot reach http://127.0.0.1:9/auth/cli/access-token")
+
+
+def test_failed_refresh_keeps_the_cached_token(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+) -> None:
+    token = run_pyx_auth("token", env=key_env).stdout.strip()
+    emulator.fail_next("access-token", status=500, times=10)
+    result = run_pyx_auth("token", "--min-ttl", "2h", env=key_env)
+    _assert_clean_failure(result, "HTTP 500")
+    assert _cached_file(key_env).read_text() == token
+    assert run_pyx_auth("token", env=key_env).stdout.strip() == token
+
+
+def test_failed_login_refresh_keeps_tokens_json(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    store = Path(store_directory(Settings(dict(os.environ))))
+    store.mkdir(parents=True)
+    access, refresh = emulator.issue_tokens()
+    original = json.dumps({"access_token": access, "refresh_token": refresh})
+    (store / "tokens.json").write_text(original)
+    emulator.fail_next("refresh", status=502, times=10)
+    result = run_pyx_auth("token", "--min-ttl", "2h")
+    _assert_clean_failure(result, "HTTP 502")
+    assert (store / "tokens.json").read_text() == original
+
+
+def test_rejected_refresh_token_says_to_log_in_again(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    store = Path(store_directory(Settings(dict(os.environ))))
+    store.mkdir(parents=True)
+    stale = emulator.mint_access_token(lifetime=10)
+    (store / "tokens.json").write_text(json.dumps({"access_token": stale, "refresh_token": "spent"}))
+    result = run_pyx_auth("token")
+    _assert_clean_failure(result, "refresh token", "was rejected", "HTTP 401", "pyx-auth login")
+
+
+def test_corrupt_cache_file_is_replaced(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+) -> None:
+    cached = _cached_file(key_env)
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"\x00garbage \xff")
+    result = run_pyx_auth("token", env=key_env)
+    assert result.returncode == 0, result.stderr
+    assert cached.read_text() == result.stdout.strip()
+
+
+def test_corrupt_tokens_json_is_no_login_not_a_crash(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    store = Path(store_directory(Settings(dict(os.environ))))
+    store.mkdir(parents=True)
+    (store / "tokens.json").write_text('{"access_token": ')
+    result = run_pyx_auth("token")
+    _assert_clean_failure(result, "cannot be read as a uv login", "pyx-auth login")
+
+
+def test_unwritable_store_is_a_clear_error_and_keeps_nothing_half_written(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the store folder should be")
+    env = {**key_env, "PYX_CREDENTIALS_DIR": str(blocker)}
+    result = run_pyx_auth("token", env=env)
+    _assert_clean_failure(result, "cannot create the token store")
+    assert blocker.read_text() == "a file where the store folder should be"

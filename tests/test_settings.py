@@ -1,0 +1,69 @@
+"""Which variables pyx-auth reads, in uv's precedence, and what it refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from pyx_auth.errors import ConfigError
+from pyx_auth.settings import Settings
+
+
+def test_settings_defaults_to_pyx_dev() -> None:
+    settings = Settings({})
+    assert settings.api_url == "https://api.pyx.dev/"
+    assert settings.cdn_domain == "astralhosted.com"
+    assert settings.auth_token is None and settings.api_key is None
+    assert settings.extra_pyx_hosts == ("api-static.pyx.dev",)
+    assert settings.endpoint("auth/cli/refresh") == "https://api.pyx.dev/auth/cli/refresh"
+
+
+def test_settings_endpoint_replaces_api_path_like_uv() -> None:
+    settings = Settings({"PYX_API_URL": "https://Example.COM:8443/prefix/"})
+    assert settings.endpoint("auth/cli/access-token") == "https://example.com:8443/auth/cli/access-token"
+    assert settings.api_url == "https://example.com:8443/prefix"
+    assert settings.extra_pyx_hosts == ()
+
+
+def test_settings_pyx_auth_token_wins_over_uv_alias() -> None:
+    settings = Settings({"PYX_AUTH_TOKEN": "a", "UV_AUTH_TOKEN": "b"})
+    assert settings.auth_token == ("PYX_AUTH_TOKEN", "a")
+    assert settings.warnings == []
+
+
+def test_settings_uv_aliases_are_used_with_a_deprecation_warning() -> None:
+    settings = Settings({"UV_AUTH_TOKEN": "a", "UV_API_KEY": "k"})
+    assert settings.auth_token == ("UV_AUTH_TOKEN", "a")
+    assert settings.api_key == ("UV_API_KEY", "k")
+    assert settings.warnings == [
+        "UV_AUTH_TOKEN is deprecated; set PYX_AUTH_TOKEN instead",
+        "UV_API_KEY is deprecated; set PYX_API_KEY instead",
+    ]
+
+
+def test_settings_empty_variable_still_counts_as_set() -> None:
+    settings = Settings({"PYX_API_KEY": "", "UV_API_KEY": "k"})
+    assert settings.api_key == ("PYX_API_KEY", "")
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com", "not a url", "https://"])
+def test_settings_rejects_unusable_api_url(url: str) -> None:
+    with pytest.raises(ConfigError, match="PYX_API_URL"):
+        Settings({"PYX_API_URL": url})
+
+
+@pytest.mark.parametrize("value", ["https://cdn.example", "localhost", "a/b"])
+def test_settings_rejects_unusable_cdn_domain(value: str) -> None:
+    with pytest.raises(ConfigError, match="PYX_CDN_DOMAIN"):
+        Settings({"PYX_CDN_DOMAIN": value})
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("0", False), ("", False)])
+def test_settings_no_expires_flag(value: str, expected: bool) -> None:
+    assert Settings({"PYX_AUTH_NO_EXPIRES": value}).no_expires is expected
+
+
+def test_settings_rejects_bad_timeouts() -> None:
+    with pytest.raises(ConfigError, match="PYX_AUTH_TIMEOUT"):
+        Settings({"PYX_AUTH_TIMEOUT": "soon"})
+    with pytest.raises(ConfigError, match="UV_LOCK_TIMEOUT"):
+        Settings({"UV_LOCK_TIMEOUT": "-1"})

@@ -1,0 +1,211 @@
+"""Which credential wins, and what each source does, through `pyx-auth token` as users run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from conftest import EMULATOR_API_KEY, RunPyxAuth
+
+from pyx_auth.emulator import PyxEmulator
+from pyx_auth.settings import Settings
+from pyx_auth.store import api_key_file, store_directory
+
+
+def _store(env: dict[str, str]) -> Path:
+    return Path(store_directory(Settings({**os.environ, **env})))
+
+
+def _assert_one_line_error(result: object, *needles: str) -> None:
+    stderr = result.stderr  # type: ignore[attr-defined]
+    assert result.returncode == 2, stderr  # type: ignore[attr-defined]
+    assert result.stdout == ""  # type: ignore[attr-defined]
+    assert stderr.startswith("pyx-auth: ") and stderr.count("\n") == 1, stderr
+    assert "Traceback" not in stderr
+    for needle in needles:
+        assert needle in stderr
+
+
+def test_env_token_is_printed_as_given_without_network(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    token = emulator.mint_access_token()
+    result = run_pyx_auth("token", env={**os.environ, "PYX_AUTH_TOKEN": f"  {token}\n"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == token + "\n"
+    assert sum(emulator.counts().values()) == 0
+
+
+def test_env_token_wins_over_api_key_and_login(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    token = emulator.mint_access_token(subject="from-env")
+    env = {**os.environ, "PYX_AUTH_TOKEN": token, "PYX_API_KEY": EMULATOR_API_KEY}
+    result = run_pyx_auth("token", env=env)
+    assert result.stdout.strip() == token
+    assert emulator.counts()["access-token"] == 0
+
+
+def test_uv_auth_token_alias_works_with_deprecation_warning(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    token = emulator.mint_access_token()
+    result = run_pyx_auth("token", env={**os.environ, "UV_AUTH_TOKEN": token})
+    assert result.returncode == 0
+    assert result.stdout.strip() == token
+    assert result.stderr == (
+        "pyx-auth: warning: UV_AUTH_TOKEN is deprecated; set PYX_AUTH_TOKEN instead\n"
+    )
+
+
+def test_pyx_auth_token_shadows_uv_alias_without_warning(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    token = emulator.mint_access_token()
+    env = {**os.environ, "PYX_AUTH_TOKEN": token, "UV_AUTH_TOKEN": "other"}
+    result = run_pyx_auth("token", env=env)
+    assert result.stdout.strip() == token and result.stderr == ""
+
+
+@pytest.mark.parametrize("name", ["PYX_AUTH_TOKEN", "UV_AUTH_TOKEN", "PYX_API_KEY", "UV_API_KEY"])
+def test_set_but_empty_variable_is_an_error_naming_it(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str], name: str
+) -> None:
+    result = run_pyx_auth("token", env={**os.environ, name: " "})
+    _assert_one_line_error(result, f"{name} is set but empty")
+
+
+def test_empty_pyx_api_key_hides_the_uv_alias(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    result = run_pyx_auth("token", env={**os.environ, "PYX_API_KEY": "", "UV_API_KEY": "k"})
+    _assert_one_line_error(result, "PYX_API_KEY is set but empty")
+
+
+def test_expired_env_token_fails_clearly(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    token = emulator.mint_access_token(lifetime=-120)
+    result = run_pyx_auth("token", env={**os.environ, "PYX_AUTH_TOKEN": token})
+    _assert_one_line_error(result, "the token in PYX_AUTH_TOKEN expired 2 min ago")
+    assert token not in result.stderr
+
+
+def test_env_token_cannot_meet_a_longer_min_ttl(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    token = emulator.mint_access_token(lifetime=600)
+    env = {**os.environ, "PYX_AUTH_TOKEN": token}
+    assert run_pyx_auth("token", "--min-ttl", "5m", env=env).returncode == 0
+    result = run_pyx_auth("token", "--min-ttl", "30m", env=env)
+    _assert_one_line_error(result, "less than the 30 min asked for", "cannot be refreshed")
+
+
+def test_api_key_is_exchanged_and_cached_where_uv_caches_it(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    env = {**os.environ, "PYX_API_KEY": EMULATOR_API_KEY}
+    first = run_pyx_auth("token", env=env)
+    assert first.returncode == 0, first.stderr
+    token = first.stdout.strip()
+    assert emulator.verify(token) is not None
+    cached = _store(env) / api_key_file(EMULATOR_API_KEY)
+    assert cached.read_text() == token  # raw JWT, no JSON, no newline, as uv writes it
+    assert stat.S_IMODE(cached.stat().st_mode) == 0o600
+    second = run_pyx_auth("token", env=env)
+    assert second.stdout.strip() == token
+    assert emulator.counts()["access-token"] == 1
+
+
+def test_api_key_token_is_renewed_when_min_ttl_exceeds_what_is_left(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    emulator.token_lifetime = 20 * 60
+    env = {**os.environ, "PYX_API_KEY": EMULATOR_API_KEY}
+    first = run_pyx_auth("token", env=env).stdout.strip()
+    emulator.token_lifetime = 3600
+    second = run_pyx_auth("token", "--min-ttl", "30m", env=env).stdout.strip()
+    assert second != first
+    assert emulator.counts()["access-token"] == 2
+    assert (_store(env) / api_key_file(EMULATOR_API_KEY)).read_text() == second
+
+
+def test_uv_api_key_alias_warns_and_works(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    result = run_pyx_auth("token", env={**os.environ, "UV_API_KEY": EMULATOR_API_KEY})
+    assert result.returncode == 0
+    assert emulator.verify(result.stdout.strip()) is not None
+    assert "UV_API_KEY is deprecated; set PYX_API_KEY instead" in result.stderr
+
+
+def test_api_key_hides_the_login_store(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    store = _store(dict(pyx_env))
+    store.mkdir(parents=True)
+    access, refresh = emulator.issue_tokens(subject="logged-in")
+    (store / "tokens.json").write_text(json.dumps({"access_token": access, "refresh_token": refresh}))
+    result = run_pyx_auth("token", env={**os.environ, "PYX_API_KEY": EMULATOR_API_KEY})
+    claims = emulator.verify(result.stdout.strip())
+    assert claims is not None and claims["sub"] != "logged-in"
+
+
+def test_login_store_refresh_writes_rotated_pair_back(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    store = _store(dict(pyx_env))
+    store.mkdir(parents=True)
+    access, refresh = emulator.issue_tokens()
+    stale = emulator.mint_access_token(lifetime=60)  # inside the 5-minute margin
+    (store / "tokens.json").write_text(json.dumps({"access_token": stale, "refresh_token": refresh}))
+    result = run_pyx_auth("token")
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((store / "tokens.json").read_text())
+    assert saved["access_token"] == result.stdout.strip() != stale
+    assert saved["refresh_token"] != refresh
+    assert set(saved) == {"access_token", "refresh_token"}
+    assert emulator.counts()["refresh"] == 1
+    # The rotated refresh token is the live one: a forced refresh uses it successfully.
+    again = run_pyx_auth("token", "--min-ttl", "2h")
+    assert again.returncode == 0, again.stderr
+    assert emulator.counts()["refresh"] == 2
+
+
+def test_fresh_login_token_is_used_without_network(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    store = _store(dict(pyx_env))
+    store.mkdir(parents=True)
+    access, refresh = emulator.issue_tokens()
+    (store / "tokens.json").write_text(json.dumps({"access_token": access, "refresh_token": refresh}))
+    result = run_pyx_auth("token")
+    assert result.stdout.strip() == access
+    assert emulator.counts()["refresh"] == 0
+
+
+def test_no_credentials_names_every_source_and_the_next_step(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    result = run_pyx_auth("token")
+    _assert_one_line_error(
+        result,
+        "no pyx credentials: set PYX_API_KEY or run `pyx-auth login`",
+        "PYX_AUTH_TOKEN not set",
+        "PYX_API_KEY not set",
+        "tokens.json",
+    )
+
+
+def test_token_never_starts_a_login(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    started = time.monotonic()
+    result = run_pyx_auth("token", env={**os.environ, "BROWSER": "false"})
+    assert result.returncode == 2
+    assert time.monotonic() - started < 10
+    assert emulator.counts()["login"] == 0 and emulator.counts()["status"] == 0
