@@ -8,6 +8,7 @@ binary, in the second CI pass) or else the installed console script.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -39,6 +40,18 @@ FROZEN_BIN = os.environ.get("PYX_AUTH_TEST_BIN")
 """Read at import, before the autouse fixture scrubs every PYX_ variable."""
 REQUIRE_TOOLS = os.environ.get("PYX_AUTH_REQUIRE_TOOLS") == "1"
 """Set in CI: a missing system tool fails the test instead of skipping it."""
+
+def write_uv_login(access_token: str, refresh_token: str) -> Path:
+    """Write ``tokens.json`` as ``uv auth login`` does, in the store of the current environment."""
+    from pyx_auth.settings import Settings
+    from pyx_auth.store import TOKENS_FILE, store_directory
+
+    store = Path(store_directory(Settings(dict(os.environ))))
+    store.mkdir(parents=True, exist_ok=True)
+    tokens = store / TOKENS_FILE
+    tokens.write_text(json.dumps({"access_token": access_token, "refresh_token": refresh_token}))
+    return tokens
+
 
 RunPyxAuth = Callable[..., "subprocess.CompletedProcess[str]"]
 

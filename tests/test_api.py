@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from conftest import EMULATOR_API_KEY, RunPyxAuth
 
+from conftest import EMULATOR_API_KEY, RunPyxAuth, write_uv_login
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
 from pyx_auth.store import api_key_file, store_directory
@@ -123,24 +122,18 @@ def test_failed_refresh_keeps_the_cached_token(
 def test_failed_login_refresh_keeps_tokens_json(
     run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
 ) -> None:
-    store = Path(store_directory(Settings(dict(os.environ))))
-    store.mkdir(parents=True)
-    access, refresh = emulator.issue_tokens()
-    original = json.dumps({"access_token": access, "refresh_token": refresh})
-    (store / "tokens.json").write_text(original)
+    tokens = write_uv_login(*emulator.issue_tokens())
+    original = tokens.read_text()
     emulator.fail_next("refresh", status=502, times=10)
     result = run_pyx_auth("token", "--min-ttl", "2h")
     _assert_clean_failure(result, "HTTP 502")
-    assert (store / "tokens.json").read_text() == original
+    assert tokens.read_text() == original
 
 
 def test_rejected_refresh_token_says_to_log_in_again(
     run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
 ) -> None:
-    store = Path(store_directory(Settings(dict(os.environ))))
-    store.mkdir(parents=True)
-    stale = emulator.mint_access_token(lifetime=10)
-    (store / "tokens.json").write_text(json.dumps({"access_token": stale, "refresh_token": "spent"}))
+    write_uv_login(emulator.mint_access_token(lifetime=10), "spent")
     result = run_pyx_auth("token")
     _assert_clean_failure(result, "refresh token", "was rejected", "HTTP 401", "pyx-auth login")
 
@@ -159,9 +152,7 @@ def test_corrupt_cache_file_is_replaced(
 def test_corrupt_tokens_json_is_no_login_not_a_crash(
     run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
 ) -> None:
-    store = Path(store_directory(Settings(dict(os.environ))))
-    store.mkdir(parents=True)
-    (store / "tokens.json").write_text('{"access_token": ')
+    write_uv_login("x", "y").write_text('{"access_token": ')
     result = run_pyx_auth("token")
     _assert_clean_failure(result, "cannot be read as a uv login", "pyx-auth login")
 

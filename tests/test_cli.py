@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import RunPyxAuth
 
+from conftest import RunPyxAuth
 from pyx_auth import __version__
 
 

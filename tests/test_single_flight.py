@@ -5,13 +5,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
-from conftest import EMULATOR_API_KEY, pyx_auth_argv
-
+from conftest import EMULATOR_API_KEY, pyx_auth_argv, write_uv_login
 from pyx_auth.emulator import PyxEmulator
-from pyx_auth.settings import Settings
-from pyx_auth.store import store_directory
 
 
 def _run_concurrently(count: int, env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:
@@ -49,15 +45,12 @@ def test_fifty_cold_processes_make_one_exchange(
 def test_concurrent_refresh_spends_the_single_use_refresh_token_once(
     emulator: PyxEmulator, pyx_env: dict[str, str]
 ) -> None:
-    store = Path(store_directory(Settings(dict(os.environ))))
-    store.mkdir(parents=True)
     _, refresh = emulator.issue_tokens()
-    stale = emulator.mint_access_token(lifetime=30)
-    (store / "tokens.json").write_text(json.dumps({"access_token": stale, "refresh_token": refresh}))
+    tokens = write_uv_login(emulator.mint_access_token(lifetime=30), refresh)
     emulator.latency = 0.5
     results = _run_concurrently(20, {**os.environ, "PYX_AUTH_TIMEOUT": "60"})
     assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
     assert len({r.stdout for r in results}) == 1
     assert emulator.counts()["refresh"] == 1
-    saved = json.loads((store / "tokens.json").read_text())
+    saved = json.loads(tokens.read_text())
     assert saved["access_token"] == results[0].stdout.strip()

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EMULATOR_API_KEY, RunPyxAuth
 
+from conftest import EMULATOR_API_KEY, RunPyxAuth, write_uv_login
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
 from pyx_auth.store import api_key_file, store_directory
@@ -146,10 +146,7 @@ def test_uv_api_key_alias_warns_and_works(
 def test_api_key_hides_the_login_store(
     run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
 ) -> None:
-    store = _store(dict(pyx_env))
-    store.mkdir(parents=True)
-    access, refresh = emulator.issue_tokens(subject="logged-in")
-    (store / "tokens.json").write_text(json.dumps({"access_token": access, "refresh_token": refresh}))
+    write_uv_login(*emulator.issue_tokens(subject="logged-in"))
     result = run_pyx_auth("token", env={**os.environ, "PYX_API_KEY": EMULATOR_API_KEY})
     claims = emulator.verify(result.stdout.strip())
     assert claims is not None and claims["sub"] != "logged-in"
@@ -158,14 +155,12 @@ def test_api_key_hides_the_login_store(
 def test_login_store_refresh_writes_rotated_pair_back(
     run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
 ) -> None:
-    store = _store(dict(pyx_env))
-    store.mkdir(parents=True)
-    access, refresh = emulator.issue_tokens()
+    _, refresh = emulator.issue_tokens()
     stale = emulator.mint_access_token(lifetime=60)  # inside the 5-minute margin
-    (store / "tokens.json").write_text(json.dumps({"access_token": stale, "refresh_token": refresh}))
+    tokens = write_uv_login(stale, refresh)
     result = run_pyx_auth("token")
     assert result.returncode == 0, result.stderr
-    saved = json.loads((store / "tokens.json").read_text())
+    saved = json.loads(tokens.read_text())
     assert saved["access_token"] == result.stdout.strip() != stale
     assert saved["refresh_token"] != refresh
     assert set(saved) == {"access_token", "refresh_token"}
@@ -179,10 +174,8 @@ def test_login_store_refresh_writes_rotated_pair_back(
 def test_fresh_login_token_is_used_without_network(
     run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
 ) -> None:
-    store = _store(dict(pyx_env))
-    store.mkdir(parents=True)
     access, refresh = emulator.issue_tokens()
-    (store / "tokens.json").write_text(json.dumps({"access_token": access, "refresh_token": refresh}))
+    write_uv_login(access, refresh)
     result = run_pyx_auth("token")
     assert result.stdout.strip() == access
     assert emulator.counts()["refresh"] == 0

@@ -6,7 +6,6 @@ import json
 import os
 
 from conftest import EMULATOR_API_KEY, RunPyxAuth
-
 from pyx_auth.emulator import PyxEmulator
 
 

@@ -15,8 +15,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import EMULATOR_API_KEY, RunPyxAuth
 
+from conftest import EMULATOR_API_KEY, RunPyxAuth
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
 from pyx_auth.store import store_directory
