@@ -164,3 +164,34 @@ class PyxClient:
         return self.token_field(body, "access_token", url), self.token_field(
             body, "refresh_token", url
         )
+
+    def login_status(self, session_id: str) -> tuple[str, str] | None:
+        """``GET /auth/cli/status/{id}``: None while the browser login is pending (404), then
+        the (access token, refresh token) pair, which pyx hands out once."""
+        response = self.request(
+            "GET",
+            f"auth/cli/status/{session_id}",
+            credential="the browser login",
+            accept_statuses=(404,),
+        )
+        if response.status_code == 404:
+            return None
+        body = self.json_object(response)
+        url = response.request.url
+        return self.token_field(body, "access_token", url), self.token_field(
+            body, "refresh_token", url
+        )
+
+    def logout(self, access_token: str) -> bool:
+        """``GET /auth/cli/logout``: revoke the login's refresh tokens on the server.
+
+        False when pyx answers 401 (the access token is no longer valid), which uv tolerates.
+        """
+        response = self.request(
+            "GET",
+            "auth/cli/logout",
+            credential="the login's access token",
+            headers={"Authorization": f"Bearer {access_token}"},
+            accept_statuses=(401,),
+        )
+        return response.status_code != 401

@@ -7,7 +7,9 @@ not consulted even if it fails:
 1. ``PYX_AUTH_TOKEN`` (then the deprecated ``UV_AUTH_TOKEN``): a ready token, used as given.
 2. ``PYX_API_KEY`` (then the deprecated ``UV_API_KEY``): exchanged for a token, cached in
    uv's store under the key's digest.
-3. uv's OAuth login, ``<store>/tokens.json``: refreshed with its single-use refresh token.
+3. An API key in the system keyring, stored by ``pyx-auth login --api-key``: found through
+   a marker file in the store, and the keyring is asked only when a token must be minted.
+4. uv's OAuth login, ``<store>/tokens.json``: refreshed with its single-use refresh token.
 
 Each source is a small class with one contract: ``applies`` says whether it is configured
 (raising ``ConfigError`` for a set-but-empty variable), ``cached`` returns what env or disk
@@ -96,9 +98,15 @@ def single_flight(
 def _sources() -> tuple[Source, ...]:
     from pyx_auth.sources.api_key import ApiKeySource
     from pyx_auth.sources.env_token import EnvTokenSource
+    from pyx_auth.sources.keyring_key import KeyringKeySource
     from pyx_auth.sources.oauth_store import OAuthStoreSource
 
-    return (EnvTokenSource(), ApiKeySource(), OAuthStoreSource())
+    return (
+        EnvTokenSource(),
+        ApiKeySource(),
+        KeyringKeySource(),
+        OAuthStoreSource(),
+    )
 
 
 SOURCES = _sources()

@@ -1,0 +1,92 @@
+"""Cold and warm `pyx-auth token` next to `uv auth token` (uv 0.12.6), on one emulator.
+
+    .venv/bin/python bench/bench_token.py [--rounds 30] [--pyx-auth PATH] [--uv PATH]
+
+Rounds are interleaved so that machine noise hits every contender alike; medians and ratios
+are printed. "cold" deletes the cached token first (an API-key exchange over HTTP); "warm"
+finds it cached. uv's `auth token` mints on every call, so it has only one row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pyx_auth.emulator import PyxEmulator
+from pyx_auth.settings import Settings
+from pyx_auth.store import api_key_file, store_directory
+
+API_KEY = "sk-pyx-bench"
+
+
+def _default(name: str) -> str:
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        sys.exit(f"bench_token: cannot find {name}; pass --{name} PATH")
+    return found
+
+
+def _time(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(argv, env=env, capture_output=True, check=False)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"bench_token: {argv[0]} failed: {result.stderr.decode().strip()}")
+    return elapsed * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--pyx-auth", default=None, help="pyx-auth executable")
+    parser.add_argument("--uv", default=None, help="uv 0.12.6 executable")
+    args = parser.parse_args()
+    pyx_auth = args.pyx_auth or _default("pyx-auth")
+    uv = args.uv or _default("uv")
+
+    with PyxEmulator(api_keys=(API_KEY,)) as emulator, tempfile.TemporaryDirectory() as tmp:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": tmp,
+            "PYX_API_URL": emulator.url,
+            "PYX_API_KEY": API_KEY,
+            "PYX_CREDENTIALS_DIR": str(Path(tmp) / "credentials"),
+        }
+        cached = Path(store_directory(Settings(env))) / api_key_file(API_KEY)
+        contenders = {
+            "pyx-auth token (cold)": [pyx_auth, "token"],
+            "pyx-auth token (warm)": [pyx_auth, "token"],
+            "uv auth token (mints)": [uv, "auth", "token", "pyx.dev"],
+        }
+        samples: dict[str, list[float]] = {name: [] for name in contenders}
+        _time(contenders["uv auth token (mints)"], env)  # warm the OS caches once
+        for round_number in range(args.rounds):
+            for name, argv in contenders.items():
+                if name.endswith("(cold)"):
+                    cached.unlink(missing_ok=True)
+                samples[name].append(_time(argv, env))
+            print(f"\rround {round_number + 1}/{args.rounds}", end="", file=sys.stderr)
+        print(file=sys.stderr)
+        counts = emulator.counts()
+
+    reference = statistics.median(samples["uv auth token (mints)"])
+    print(f"{'contender':<24} {'median ms':>10} {'p90 ms':>8} {'vs uv':>7}")
+    for name, values in samples.items():
+        median = statistics.median(values)
+        p90 = statistics.quantiles(values, n=10)[-1]
+        print(f"{name:<24} {median:>10.1f} {p90:>8.1f} {median / reference:>6.2f}x")
+    print(f"exchanges served by the emulator: {counts['access-token']} "
+          f"({args.rounds} cold pyx-auth + {args.rounds + 1} uv)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
