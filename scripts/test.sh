@@ -20,4 +20,6 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q '.[test]'
+# The newest uv (no pyx support) beside uv 0.12.6, for tests/test_netrc_install.py.
+.venv/bin/python -m pip install -q --upgrade --target .venv/uv-latest uv
 exec .venv/bin/python -m pytest "$@"

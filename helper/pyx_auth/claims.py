@@ -1,16 +1,19 @@
 """Unverified JWT payload decoding, the way uv reads a pyx token's expiry.
 
 The claims are only a cache hint (when to refresh); no authorisation decision rests on
-them. Standard library only, because the Bazel cache hit reads ``exp`` on every call.
+them. Standard library only, because the Bazel cache hit reads ``exp`` on every call; and
+``binascii`` rather than ``base64``, which imports ``re`` (~4 ms of start-up).
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
-import json
+import math
+
+from pyx_auth import fastjson
 
 ORG_CLAIM = "urn:pyx:org_name"
+_URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
 
 
 def decode_claims(token: str) -> dict[str, object] | None:
@@ -23,8 +26,8 @@ def decode_claims(token: str) -> dict[str, object] | None:
         return None
     payload = parts[1]
     try:
-        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-        claims = json.loads(raw)
+        padded = payload.translate(_URLSAFE_TO_STANDARD) + "=" * (-len(payload) % 4)
+        claims = fastjson.loads(binascii.a2b_base64(padded).decode())
     except (binascii.Error, ValueError):
         return None
     return claims if isinstance(claims, dict) else None
@@ -37,5 +40,7 @@ def expiry(token: str) -> int | None:
         return None
     exp = claims.get("exp")
     if isinstance(exp, bool) or not isinstance(exp, int | float):
+        return None
+    if isinstance(exp, float) and not math.isfinite(exp):  # "exp": Infinity parses as JSON
         return None
     return int(exp)

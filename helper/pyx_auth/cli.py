@@ -24,7 +24,8 @@ credential sources, first match wins (the same order as uv 0.12.6):
   1. PYX_AUTH_TOKEN   a ready pyx token, used as given (UV_AUTH_TOKEN: deprecated alias)
   2. PYX_API_KEY      an API key, exchanged for a token cached in uv's store
                       (UV_API_KEY: deprecated alias)
-  3. uv's login       <store>/tokens.json, refreshed with its single-use refresh token
+  3. keyring          an API key stored by `pyx-auth login --api-key` (asked only to mint)
+  4. uv's login       <store>/tokens.json, refreshed with its single-use refresh token
 
 environment:
   PYX_API_URL          pyx API (default https://api.pyx.dev)
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     import argparse
 
     from pyx_auth import __version__
-    from pyx_auth.commands import emulator, get, status, token
+    from pyx_auth.commands import emulator, get, login, logout, status, token
 
     parser = argparse.ArgumentParser(
         prog="pyx-auth",
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pyx-auth {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (get, token, status, emulator):
+    for command in (get, token, status, login, logout, emulator):
         command.register(subparsers)
     return parser
 

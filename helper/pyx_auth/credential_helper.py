@@ -4,16 +4,18 @@ The same function serves both paths of ``pyx-auth get``: ``cli.main`` first call
 ``offline=True`` (the cache hit: read the request, the environment and one small file, and
 answer; standard library only), and only if that steps aside (returns None) with
 ``offline=False``, which may refresh under the lock, call pyx and raise errors for the user.
-Both paths therefore pick the same source by construction.
+Both paths therefore pick the same source by construction. Non-pyx URIs get what uv's helper
+gives them: a credential from uv's ``credentials.toml``, or no headers.
 """
 
 from __future__ import annotations
 
 import time
 
+from pyx_auth import uv_credentials
 from pyx_auth.errors import PyxAuthError, UsageError
 from pyx_auth.hosts import has_userinfo, is_pyx_origin, parse_origin
-from pyx_auth.protocol import EMPTY_ANSWER, bearer_answer, parse_request
+from pyx_auth.protocol import EMPTY_ANSWER, bearer_answer, format_answer, parse_request
 from pyx_auth.settings import NO_EXPIRES_MIN_TTL, REFRESH_MARGIN, Settings
 from pyx_auth.sources import resolve_token
 
@@ -33,7 +35,7 @@ def is_pyx_uri(uri: str, settings: Settings) -> bool:
 def answer(uri: str, settings: Settings, *, offline: bool) -> str | None:
     """The JSON answer for ``uri``; None only when ``offline`` and the network is needed."""
     if not is_pyx_uri(uri, settings):
-        return EMPTY_ANSWER
+        return uv_credentials_answer(uri, settings, offline=offline)
     if has_userinfo(uri):
         raise UsageError(
             "the URI names a user; pyx-auth does not attach pyx tokens to URIs with userinfo"
@@ -44,6 +46,13 @@ def answer(uri: str, settings: Settings, *, offline: bool) -> str | None:
     if token is None:
         return None
     return bearer_answer(token.value, token.expires_at, with_expires=not settings.no_expires)
+
+
+def uv_credentials_answer(uri: str, settings: Settings, *, offline: bool) -> str:
+    """uv's answer for a non-pyx URI. Offline, uv's file lock is tried once, not waited for."""
+    wait = 0.0 if offline else min(settings.lock_timeout, settings.timeout)
+    header = uv_credentials.authorization(uri, settings.environ, wait)
+    return EMPTY_ANSWER if header is None else format_answer({"Authorization": [header]})
 
 
 def answer_offline(data: bytes, environ: Mapping[str, str]) -> str | None:

@@ -95,7 +95,7 @@ def _backend() -> KeyringBackend:
 
 
 def _translate(exc: BaseException) -> KeyringError:
-    """A one-line ``KeyringError`` for whatever a backend raised (never its message: it may echo)."""
+    """A one-line ``KeyringError`` for what a backend raised; not its message, which may echo."""
     if isinstance(exc, KeyringError):
         return exc
     if isinstance(exc, ImportError):
@@ -106,7 +106,9 @@ def _translate(exc: BaseException) -> KeyringError:
         return KeyringError(NO_KEYRING)
     if isinstance(exc, KeyringLocked):
         return KeyringError("the system keyring is locked: unlock it, or set PYX_API_KEY instead")
-    return KeyringError(f"the system keyring failed ({type(exc).__name__}): set PYX_API_KEY instead")
+    return KeyringError(
+        f"the system keyring failed ({type(exc).__name__}): set PYX_API_KEY instead"
+    )
 
 
 def backend_name(settings: Settings, timeout: float) -> str:

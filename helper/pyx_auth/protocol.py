@@ -8,16 +8,18 @@ fractional seconds, no ``null``. See ``bazel-credential-helpers.md`` §2-§4. Pu
 
 from __future__ import annotations
 
-import json
 import time
 
+from pyx_auth import fastjson
 from pyx_auth.errors import UsageError
-from pyx_auth.hosts import parse_origin
+from pyx_auth.hosts import DEFAULT_PORTS, parse_origin, split_uri
 
 MAX_REQUEST_BYTES = 64 * 1024
 EXPIRES_EARLY = 60
 """Seconds before the token's ``exp`` that ``expires`` names, so Bazel asks again in time."""
 EMPTY_ANSWER = '{"headers":{}}'
+LATEST_EXPIRES = 253402300799
+"""9999-12-31T23:59:59Z: Bazel's ``yyyy`` takes no fifth digit, so ``expires`` stops here."""
 
 
 def parse_request(data: bytes) -> str:
@@ -31,7 +33,7 @@ def parse_request(data: bytes) -> str:
     if not text.strip():
         raise UsageError('no request on stdin; Bazel sends {"uri": "https://..."}')
     try:
-        request = json.loads(text)
+        request = fastjson.loads(text)
     except ValueError:
         raise UsageError(
             'the request on stdin is not JSON; expected {"uri": "https://..."}'
@@ -41,9 +43,29 @@ def parse_request(data: bytes) -> str:
     uri = request.get("uri")
     if not isinstance(uri, str):
         raise UsageError('the request has no "uri" string')
-    if parse_origin(uri) is None or any(ord(char) < 0x21 for char in uri):
-        raise UsageError('the request\'s "uri" is not an absolute URI with a host')
+    if not is_absolute_uri(uri):
+        raise UsageError(
+            'the request\'s "uri" is not an absolute URI; expected {"uri": "https://host/..."}'
+        )
     return uri
+
+
+def is_absolute_uri(uri: str) -> bool:
+    """A scheme, printable characters only, and a host for ``http``/``https``.
+
+    What ``java.net.URI`` can produce: no spaces or control characters, no backslash (which
+    other parsers read as ``/``, moving the host), no lone surrogates.
+    """
+    if "\\" in uri or any(ord(char) < 0x21 or ord(char) == 0x7F for char in uri):
+        return False
+    try:
+        uri.encode()
+    except UnicodeEncodeError:  # a lone surrogate, sent as a \ud800 escape
+        return False
+    parts = split_uri(uri)
+    return parts is not None and (
+        parts.scheme not in DEFAULT_PORTS or parse_origin(uri) is not None
+    )
 
 
 def format_expires(timestamp: float) -> str:
@@ -56,10 +78,12 @@ def format_answer(headers: dict[str, list[str]], expires_at: float | None = None
     answer: dict[str, object] = {"headers": headers}
     if expires_at is not None:
         answer["expires"] = format_expires(expires_at)
-    return json.dumps(answer, separators=(",", ":"))
+    return fastjson.dumps(answer)
 
 
 def bearer_answer(token: str, token_exp: int | None, *, with_expires: bool) -> str:
     """The answer for a pyx URI; ``expires`` is ``exp`` minus a minute, never past ``exp``."""
-    expires_at = token_exp - EXPIRES_EARLY if with_expires and token_exp is not None else None
+    expires_at = None
+    if with_expires and token_exp is not None:
+        expires_at = min(token_exp - EXPIRES_EARLY, LATEST_EXPIRES)
     return format_answer({"Authorization": [f"Bearer {token}"]}, expires_at)

@@ -52,7 +52,8 @@ def _data_dir(environ: Mapping[str, str]) -> str:
     return xdg if os.path.isabs(xdg) else os.path.join(_home(environ), ".local", "share")
 
 
-def _uv_state_dir(environ: Mapping[str, str]) -> str:
+def uv_state_dir(environ: Mapping[str, str]) -> str:
+    """uv's state folder, under which it keeps ``credentials/`` (``crates/uv-dirs``)."""
     mac_legacy = os.path.join(_home(environ), "Library", "Application Support", "uv")
     return mac_legacy if os.path.isdir(mac_legacy) else os.path.join(_data_dir(environ), "uv")
 
@@ -72,7 +73,7 @@ def store_directory(settings: Settings) -> str:
     if UV_CREDENTIALS_DIR in environ:
         legacy_root = _absolute(environ, UV_CREDENTIALS_DIR)
     else:
-        legacy_root = os.path.join(_uv_state_dir(environ), "credentials")
+        legacy_root = os.path.join(uv_state_dir(environ), "credentials")
     legacy = os.path.join(legacy_root, digest)
     if os.path.isdir(legacy):
         return legacy

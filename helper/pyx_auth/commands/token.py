@@ -11,11 +11,23 @@ from pyx_auth.durations import parse_duration
 from pyx_auth.settings import REFRESH_MARGIN, Settings
 from pyx_auth.sources import resolve_token
 from pyx_auth.store import atomic_write
+from pyx_auth.token_output import FORMATS, mask_in_ci_log, render
 
 DESCRIPTION = """\
 Print a pyx access token valid for at least --min-ttl (default 5 minutes), refreshing it
 first if needed. Use it as the password with the user name __token__, or as PYX_AUTH_TOKEN.
 Never starts an interactive login.
+
+formats:
+  raw    the token alone (default)
+  env    PYX_AUTH_TOKEN=<token>, for env files
+  json   {"token": ..., "expires_at": <seconds since the epoch or null>}
+  netrc  "machine <host> login __token__ password <token>" for the API host, the static API
+         host (default API only) and the CDN hosts; NETRC=<file> or ~/.netrc for pip, twine
+         and any uv version
+
+On GitHub Actions (GITHUB_ACTIONS=true) the token is first masked in the job log with an
+::add-mask:: command on stderr; stdout still carries only the output.
 """
 
 
@@ -35,10 +47,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         " the source cannot deliver that (e.g. a fixed PYX_AUTH_TOKEN)",
     )
     parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="raw",
+        help="output format (default raw)",
+    )
+    parser.add_argument(
         "--output",
         metavar="PATH",
-        help="write the token to PATH (mode 0600, atomically, no trailing newline)"
-        " instead of stdout",
+        help="write to PATH (mode 0600, atomically replaced) instead of stdout; raw output"
+        " has no trailing newline; delete the file when the build is done",
     )
     parser.set_defaults(run=run)
 
@@ -50,8 +68,10 @@ def run(args: argparse.Namespace) -> int:
     margin = max(REFRESH_MARGIN, args.min_ttl or 0)
     token = resolve_token(settings, margin, time.monotonic() + settings.timeout)
     assert token is not None
+    text = render(token, args.format, settings)
+    mask_in_ci_log(token.value, settings.environ, sys.stderr)
     if args.output:
-        atomic_write(args.output, token.value.encode())
+        atomic_write(args.output, text.encode() if args.format == "raw" else (text + "\n").encode())
     else:
-        sys.stdout.write(token.value + "\n")
+        sys.stdout.write(text + "\n")
     return 0

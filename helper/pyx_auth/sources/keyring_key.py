@@ -10,9 +10,9 @@ keyring (under the time limit of ``keyring_store``) and exchanges it under the s
 
 from __future__ import annotations
 
-import json
 import time
 
+from pyx_auth import fastjson
 from pyx_auth.errors import CredentialError
 from pyx_auth.sources import Source, Token, single_flight
 from pyx_auth.sources.api_key import read_cached_jwt
@@ -43,7 +43,7 @@ def read_marker(store: Store) -> str | None:
     if text is None:
         return None
     try:
-        data = json.loads(text)
+        data = fastjson.loads(text)
     except ValueError:
         return None
     name = data.get("token_file") if isinstance(data, dict) else None
@@ -51,7 +51,9 @@ def read_marker(store: Store) -> str | None:
 
 
 def write_marker(store: Store, api_key: str) -> None:
-    """Record that the keyring holds ``api_key`` for this store's API (only its digest is written)."""
+    """Record that the keyring holds ``api_key`` for this API; only its digest is written."""
+    import json
+
     store.write(MARKER_FILE, json.dumps({"token_file": api_key_file(api_key)}))
 
 

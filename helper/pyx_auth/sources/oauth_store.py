@@ -7,8 +7,7 @@ or uv's next refresh fails and its login is lost.
 
 from __future__ import annotations
 
-import json
-
+from pyx_auth import fastjson
 from pyx_auth.errors import CredentialError
 from pyx_auth.sources import Source, Token, single_flight
 from pyx_auth.store import TOKENS_FILE, Store
@@ -26,7 +25,7 @@ def read_tokens(store: Store) -> tuple[str, str] | None:
     if text is None:
         return None
     try:
-        data = json.loads(text)
+        data = fastjson.loads(text)
     except ValueError:
         return None
     if not isinstance(data, dict):
@@ -40,7 +39,7 @@ def read_tokens(store: Store) -> tuple[str, str] | None:
 def write_tokens(store: Store, access_token: str, refresh_token: str) -> None:
     """Write the pair exactly as uv does (two keys, compact), but atomically and 0600."""
     payload = {"access_token": access_token, "refresh_token": refresh_token}
-    store.write(TOKENS_FILE, json.dumps(payload, separators=(",", ":")))
+    store.write(TOKENS_FILE, fastjson.dumps(payload))
 
 
 class OAuthStoreSource(Source):
