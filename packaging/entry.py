@@ -4,7 +4,8 @@ A frozen program has no interpreter to ask what it contains, and PyInstaller's b
 ignores ``PYTHON*`` variables such as ``PYTHONVERBOSE``. So, for ``tests/test_frozen.py``,
 setting ``PYX_AUTH_FROZEN_REPORT=<file>`` makes a run write a JSON report to that file after
 the command has finished: the modules the command imported, what keyring finds through its
-entry points, and the CA bundle httpx loads. The variable is not part of the user interface,
+entry points, and the CA bundle httpx loads (the run then ends with ``sys.exit``, never with
+``entrypoint()``'s early ``os._exit``). The variable is not part of the user interface,
 and the report holds no credential. ``python packaging/entry.py ...`` writes the same report
 from a normal install, for comparison.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pyx_auth.cli import entrypoint
+from pyx_auth.cli import entrypoint, main
 
 REPORT_VARIABLE = "PYX_AUTH_FROZEN_REPORT"
 
@@ -55,7 +56,7 @@ def _keyring_report() -> dict[str, object]:
 
 
 def _tls_report() -> dict[str, object]:
-    """certifi's CA file and the number of CA certificates in httpx's default TLS context."""
+    """certifi's CA file, and how many CA certificates httpx loads when no SSL_CERT_* is set."""
     import certifi
     import httpx
 
@@ -63,7 +64,7 @@ def _tls_report() -> dict[str, object]:
     return {
         "ca_file": path,
         "ca_file_exists": os.path.isfile(path),
-        "ca_certs": len(httpx.create_ssl_context().get_ca_certs()),
+        "ca_certs": len(httpx.create_ssl_context(trust_env=False).get_ca_certs()),
     }
 
 
@@ -85,8 +86,10 @@ def write_report(path: str) -> None:
 
 if __name__ == "__main__":
     report_path = os.environ.get(REPORT_VARIABLE)
-    try:
-        entrypoint()
-    finally:
-        if report_path:
+    if report_path:  # not entrypoint(): after `get` it leaves with os._exit, skipping the report
+        try:
+            exit_code = main()  # or SystemExit, from argparse (--version, --help, usage errors)
+        finally:
             write_report(report_path)
+        sys.exit(exit_code)
+    entrypoint()

@@ -148,3 +148,14 @@ def require_tool() -> Callable[[str], str]:
         return path
 
     return find
+
+
+@pytest.fixture
+def uv() -> str:
+    """The real uv 0.12.6 of the ``test`` extra, installed next to this Python."""
+    path = Path(sys.executable).with_name("uv")
+    if not path.exists():
+        pytest.fail("uv 0.12.6 is missing from the test environment: pip install '.[test]'")
+    version = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("uv 0.12.6"), version.stdout
+    return str(path)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from pyx_auth.emulator import ENDPOINTS, PyxEmulator, run_cli
 
 KEY = "sk-pyx-test"
@@ -833,26 +834,35 @@ def test_issue_tokens_pair_like_a_login(emu: PyxEmulator, client: httpx.Client) 
 # -- run_cli ---------------------------------------------------------------------------------------
 
 
-def start_cli(*args: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(HELPER_DIR), os.environ.get("PYTHONPATH", "")]),
-    }
-    code = "import sys; from pyx_auth.emulator import run_cli; sys.exit(run_cli(0{}))".format(
-        "".join(f", {a}" for a in args)
+def start_cli(prelude: str = "") -> subprocess.Popen[str]:
+    pythonpath = os.pathsep.join([str(HELPER_DIR), os.environ.get("PYTHONPATH", "")])
+    code = (
+        f"{prelude}import sys; from pyx_auth.emulator import run_cli; "
+        "sys.exit(run_cli(0, api_key='sk-pyx-demo-key'))"
     )
     return subprocess.Popen(
         [sys.executable, "-c", code],
-        env=env,
+        env={**os.environ, "PYTHONPATH": pythonpath},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
-def test_run_cli_prints_settings_serves_and_exits_0_on_signal(signum: signal.Signals) -> None:
-    process = start_cli("api_key='sk-pyx-demo-key'")
+@pytest.mark.parametrize(
+    ("signum", "prelude"),
+    [
+        (signal.SIGINT, ""),
+        (signal.SIGTERM, ""),
+        # What `pyx-auth emulator &` in a script gets: the shell sets SIGINT to "ignore".
+        (signal.SIGINT, "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "),
+    ],
+    ids=["sigint", "sigterm", "sigint-backgrounded"],
+)
+def test_run_cli_prints_settings_serves_and_exits_0_on_signal(
+    signum: signal.Signals, prelude: str
+) -> None:
+    process = start_cli(prelude)
     try:
         assert process.stdout is not None
         url_line = process.stdout.readline()

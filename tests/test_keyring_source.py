@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from keyring_backends import calls, stored, use_backend
 
-from conftest import EMULATOR_API_KEY, RunPyxAuth
+from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
 from pyx_auth.store import api_key_file, store_directory
@@ -249,3 +249,45 @@ def test_login_api_key_empty_input_is_a_usage_error(
 
     assert result.returncode == 2
     assert result.stderr == "pyx-auth: no API key given; pipe it in or type it at the prompt\n"
+
+
+PROMPT_DRIVER = """\
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+seen = b""
+while b"(input hidden): " not in seen:
+    seen += os.read(fd, 1024)
+os.write(fd, b"sk-pyx-test\\n")
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+sys.stdout.write(seen.decode())
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+def test_login_api_key_prompt_on_a_terminal_hides_the_key(
+    emulator: PyxEmulator, pyx_env: dict[str, str], file_keyring: Path
+) -> None:
+    """A real pseudo-terminal, driven by a tiny forked helper, stands in for the user's."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROMPT_DRIVER, *pyx_auth_argv(), "login", "--api-key"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("pyx API key (input hidden): ")
+    assert EMULATOR_API_KEY not in result.stdout  # no echo
+    assert "Logged in to acme with an API key" in result.stdout
+    assert stored(file_keyring) == {f"{_service(emulator)}\0api-key": EMULATOR_API_KEY}

@@ -1,4 +1,4 @@
-"""The pyx API client: API-key exchange, OAuth refresh, login polling, logout.
+"""The pyx API client: API-key exchange, OAuth refresh, Trusted Access, login polling, logout.
 
 The only module that imports httpx, and only the slow path imports it. Every call shares
 one deadline (``time.monotonic()`` seconds) so that a whole run fits Bazel's helper
@@ -164,6 +164,45 @@ class PyxClient:
         return self.token_field(body, "access_token", url), self.token_field(
             body, "refresh_token", url
         )
+
+    def mint_trusted_access(
+        self, path: str, oidc_token: str, *, workspace: str, presented: str
+    ) -> tuple[str, int | None]:
+        """``POST {api}/{path}`` with ``{"token": <OIDC token>}``: a pyx token and its ``expires``.
+
+        Three failures, told apart as gh-action-pypi-publish does: pyx refusing the identity
+        (401/403: ``CredentialRejectedError`` with pyx's problem detail and ``presented``, the
+        token's non-secret claims, so the accessor's patterns can be fixed); an endpoint that is
+        not there (404: the workspace or the unconfirmed path); and server errors (retried,
+        then ``ServiceError``: try again later).
+        """
+        response = self.request(
+            "POST",
+            path,
+            credential=f"the OIDC token for workspace {workspace}",
+            headers={"Content-Type": "application/json"},
+            content=json.dumps({"token": oidc_token}).encode(),
+            accept_statuses=(401, 403, 404),
+        )
+        status, url = response.status_code, response.request.url
+        if status in (401, 403):
+            raise CredentialRejectedError(
+                f"pyx refused the OIDC token for workspace {workspace} (HTTP {status}"
+                f"{_problem_summary(response)}); the token presented {presented}; make an"
+                " accessor's Repository or Subject pattern match these claims (pyx: Team >"
+                " Trusted Access)"
+            )
+        if status == 404:
+            raise ServiceError(
+                f"{url} was not found (HTTP 404{_problem_summary(response)}); check the"
+                " workspace name, PYX_API_URL and PYX_TRUSTED_ACCESS_PATH"
+            )
+        body = self.json_object(response)
+        token = self.token_field(body, "token", url)
+        expires = body.get("expires")
+        if isinstance(expires, int) and not isinstance(expires, bool):
+            return token, expires
+        return token, None  # optional: without it the token's own exp counts
 
     def login_status(self, session_id: str) -> tuple[str, str] | None:
         """``GET /auth/cli/status/{id}``: None while the browser login is pending (404), then

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import time
 
-from pyx_auth import uv_credentials
 from pyx_auth.errors import PyxAuthError, UsageError
 from pyx_auth.hosts import has_userinfo, is_pyx_origin, parse_origin
 from pyx_auth.protocol import EMPTY_ANSWER, bearer_answer, format_answer, parse_request
 from pyx_auth.settings import NO_EXPIRES_MIN_TTL, REFRESH_MARGIN, Settings
 from pyx_auth.sources import resolve_token
+from pyx_auth.sources.trusted_access import workspace_from_uri
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ def answer(uri: str, settings: Settings, *, offline: bool) -> str | None:
         raise UsageError(
             "the URI names a user; pyx-auth does not attach pyx tokens to URIs with userinfo"
         )
+    if settings.workspace is None:  # Trusted Access tokens are per workspace
+        settings.workspace = workspace_from_uri(uri, settings)
     margin = NO_EXPIRES_MIN_TTL if settings.no_expires else REFRESH_MARGIN
     deadline = time.monotonic() + settings.timeout
     token = resolve_token(settings, margin, deadline, offline=offline)
@@ -50,6 +52,8 @@ def answer(uri: str, settings: Settings, *, offline: bool) -> str | None:
 
 def uv_credentials_answer(uri: str, settings: Settings, *, offline: bool) -> str:
     """uv's answer for a non-pyx URI. Offline, uv's file lock is tried once, not waited for."""
+    from pyx_auth import uv_credentials  # not needed by the pyx cache hit
+
     wait = 0.0 if offline else min(settings.lock_timeout, settings.timeout)
     header = uv_credentials.authorization(uri, settings.environ, wait)
     return EMPTY_ANSWER if header is None else format_answer({"Authorization": [header]})

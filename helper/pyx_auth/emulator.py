@@ -12,6 +12,14 @@
   a PEP 503 index that wants ``Bearer <jwt>`` or ``Basic __token__:<jwt>``.
 - ``/_emulator/...``: unauthenticated control endpoints for tests that run the emulator in another
   process (counts, reset, config and failure injection, API keys, tokens, files).
+- Trusted Access (shape unconfirmed, from the closed uv PR #18254): ``POST
+  /v1/trusted-access/{workspace}/mint-token`` with ``{"token": <OIDC JWT>}`` -> ``{"token",
+  "expires"}``, after checking the OIDC token's RS256 signature, expiry, audience and issuer and
+  the workspace's accessors (`add_accessor`: fnmatch patterns on ``repository`` and ``sub``).
+- A fake OIDC issuer for it (``{url}/_oidc``, one RS256 key per instance): `issue_oidc_token` for
+  tokens a CI puts in the environment (GitLab, Kubernetes), ``GET /_oidc/github/token`` shaped like
+  GitHub's ``ACTIONS_ID_TOKEN_REQUEST_URL`` (`github_oidc_env`), and ``POST
+  /_oidc/buildkite/v3/jobs/{job}/oidc/tokens`` shaped like the Buildkite agent API.
 
 Like the real API, ``/auth/cli/`` endpoints match whatever path prefix comes before them. Access
 tokens are HS256 JWTs signed with a per-instance secret, so a token from one emulator is forged in
@@ -23,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import fnmatch
 import hashlib
 import html
 import json
@@ -42,13 +51,24 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import jwt
 
 __all__ = ["ENDPOINTS", "PyxEmulator", "run_cli"]
 
-ENDPOINTS = ("access-token", "refresh", "login", "status", "logout", "simple", "files", "control")
+ENDPOINTS = (
+    "access-token",
+    "refresh",
+    "login",
+    "status",
+    "logout",
+    "simple",
+    "files",
+    "control",
+    "oidc-token",
+    "mint-token",
+)
 """Endpoint names used by `PyxEmulator.counts` and `PyxEmulator.fail_next`."""
 
 _AUTH_ENDPOINTS = frozenset({"access-token", "refresh", "login", "status", "logout"})
@@ -68,6 +88,45 @@ _BASIC_CHALLENGE = ("WWW-Authenticate", 'Basic realm="pyx"')
 def _normalize(name: str) -> str:
     """PEP 503 project name normalisation, so ``Foo_Bar`` and ``foo.bar`` are one project."""
     return _PEP503_RUN.sub("-", name).lower()
+
+
+TRUSTED_ACCESS_AUDIENCE = "pyx:trusted-access"
+_GITHUB_IMMUTABLE_SUB = re.compile(r"repo:([^@/:]+)@\d+/([^@/:]+)@\d+:(.*)", re.DOTALL)
+
+
+def _subject_forms(sub: str) -> list[str]:
+    """``sub`` as given, plus, for GitHub's immutable ``repo:OWNER@ID/REPO@ID:...`` form, the
+    same subject without the IDs, so an accessor's pattern may be written either way."""
+    match = _GITHUB_IMMUTABLE_SUB.fullmatch(sub)
+    return [sub] if match is None else [sub, f"repo:{match[1]}/{match[2]}:{match[3]}"]
+
+
+@dataclass(frozen=True)
+class _Accessor:
+    """A Trusted Access accessor: who (issuer + fnmatch patterns) may read a workspace."""
+
+    workspace: str
+    issuer: str
+    repository: str | None
+    subject: str | None
+
+    def matches(self, claims: Mapping[str, Any]) -> bool:
+        """Issuer equal; ``repository`` (GitLab: ``project_path``) and ``sub`` fnmatch."""
+        if claims.get("iss") != self.issuer:
+            return False
+        if self.repository is not None:
+            repository = claims.get("repository", claims.get("project_path"))
+            if not isinstance(repository, str):
+                return False
+            if not fnmatch.fnmatchcase(repository, self.repository):
+                return False
+        if self.subject is not None:
+            sub = claims.get("sub")
+            if not isinstance(sub, str):
+                return False
+            forms = _subject_forms(sub)
+            return any(fnmatch.fnmatchcase(form, self.subject) for form in forms)
+        return True
 
 
 @dataclass
@@ -164,6 +223,12 @@ class PyxEmulator:
         self._thread: threading.Thread | None = None
         self._loop_started = False
         self._connections: set[socket.socket] = set()
+        self.trusted_access_audience = TRUSTED_ACCESS_AUDIENCE
+        self.mint_returns_expires = True
+        """False: the mint-token answer is ``{"token"}`` alone, the other shape clients accept."""
+        self._oidc_key: Any = None  # RSA key (cryptography), made on first use
+        self._oidc_requesters: dict[str, dict[str, Any]] = {}  # request token -> claims
+        self._accessors: list[_Accessor] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -323,6 +388,97 @@ class PyxEmulator:
         with self._lock:
             self._approved[session_id] = subject
 
+    # -- Trusted Access: the fake OIDC issuer and the workspace accessors ----------------------
+
+    @property
+    def oidc_issuer(self) -> str:
+        """The ``iss`` of the OIDC tokens this emulator issues."""
+        return f"{self.url}/_oidc"
+
+    def _oidc_signing_key(self) -> Any:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        with self._lock:
+            if self._oidc_key is None:
+                self._oidc_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            return self._oidc_key
+
+    def issue_oidc_token(
+        self,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        audience: str | list[str] = TRUSTED_ACCESS_AUDIENCE,
+        lifetime: int = 300,
+        issuer: str | None = None,
+    ) -> str:
+        """An RS256 OIDC token, as a CI hands out (GitHub's live 300 s); ``claims`` override."""
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": self.oidc_issuer if issuer is None else issuer,
+            "aud": audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "jti": secrets.token_hex(8),
+            **dict(claims or {}),
+        }
+        return jwt.encode(payload, self._oidc_signing_key(), algorithm="RS256")
+
+    def oidc_request_token(self, claims: Mapping[str, Any]) -> str:
+        """A bearer for the GitHub- and Buildkite-style token endpoints, whose tokens carry
+        ``claims`` (and the audience asked for)."""
+        request_token = "oidc-rt-" + secrets.token_urlsafe(16)
+        with self._lock:
+            self._oidc_requesters[request_token] = dict(claims)
+        return request_token
+
+    def github_oidc_env(self, claims: Mapping[str, Any]) -> dict[str, str]:
+        """What the GitHub runner sets in a job with ``permissions: id-token: write``."""
+        return {
+            "GITHUB_ACTIONS": "true",
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.url}/_oidc/github/token?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.oidc_request_token(claims),
+        }
+
+    def add_accessor(
+        self,
+        workspace: str,
+        *,
+        repository: str | None = None,
+        subject: str | None = None,
+        issuer: str | None = None,
+    ) -> None:
+        """Let OIDC tokens whose ``repository`` and ``sub`` match these fnmatch patterns (from
+        ``issuer``, by default this emulator's) mint tokens for ``workspace``."""
+        if repository is None and subject is None:
+            raise ValueError("an accessor needs a repository or a subject pattern")
+        accessor = _Accessor(workspace, issuer or self.oidc_issuer, repository, subject)
+        with self._lock:
+            self._accessors.append(accessor)
+
+    def _verify_oidc(self, token: str) -> tuple[dict[str, Any] | None, str]:
+        """(claims, "") for a valid OIDC token of this issuer, else (None, why it is not)."""
+        key = self._oidc_signing_key().public_key()
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                audience=self.trusted_access_audience,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            return None, "the OIDC token has expired"
+        except jwt.InvalidAudienceError:
+            return None, f"the OIDC token's audience is not {self.trusted_access_audience!r}"
+        except jwt.InvalidSignatureError:
+            return None, "the OIDC token's signature does not verify"
+        except jwt.MissingRequiredClaimError as exc:
+            return None, f"the OIDC token has no {exc.claim!r} claim"
+        except jwt.InvalidTokenError:
+            return None, "the OIDC token is malformed"
+        return claims, ""
+
     # -- request handling (called from handler threads) ----------------------------------------
 
     def _handle(
@@ -332,11 +488,14 @@ class PyxEmulator:
 
         ``headers`` has lower-cased names (hyper, hence uv, sends them lower-cased anyway).
         """
-        path = urlsplit(target).path
+        split = urlsplit(target)
+        path = split.path
         route = self._route(method, path)
         if route is None:
             return _problem(404, f"no route for {method} {path}")
         endpoint, args = route
+        if endpoint == "oidc-token":
+            args = [*args, split.query]  # GitHub's endpoint takes its audience in the query
         with self._lock:
             self._counts[endpoint] += 1
             failure = self._take_failure(endpoint)
@@ -361,6 +520,8 @@ class PyxEmulator:
             "simple": self._ep_simple,
             "files": self._ep_files,
             "control": self._ep_control,
+            "oidc-token": self._ep_oidc_token,
+            "mint-token": self._ep_mint_token,
         }
         return handlers[endpoint](method, args, headers, body)
 
@@ -395,6 +556,8 @@ class PyxEmulator:
             return "simple", rest
         if head == "files" and get and len(rest) == 3:
             return "files", rest
+        if head in ("_oidc", "v1"):
+            return _trusted_access_route(method, parts)
         if head == "_emulator" and rest:
             allowed = {
                 "counts": ("GET",),
@@ -526,6 +689,66 @@ class PyxEmulator:
             return _problem(404, f"file {filename!r} not found in {workspace}/{view}")
         return _Response(200, data, [("Content-Type", "application/octet-stream")])
 
+    def _ep_oidc_token(
+        self, method: str, args: list[str], headers: Mapping[str, str], body: bytes
+    ) -> _Response:
+        """GitHub: ``GET ...?api-version=2.0&audience=A`` with ``bearer <request token>`` ->
+        ``{"count", "value"}``. Buildkite: ``POST`` ``{"audience": A}`` with ``Token <agent
+        token>`` -> ``{"token"}``. The request token decides the claims."""
+        flavour, query = args[0], parse_qs(args[-1])
+        scheme, _, credential = headers.get("authorization", "").strip().partition(" ")
+        with self._lock:
+            claims = self._oidc_requesters.get(credential.strip())
+        wanted = "token" if flavour == "buildkite" else "bearer"
+        if scheme.lower() != wanted or claims is None:
+            return _problem(401, "unknown or missing OIDC request token", _BEARER_CHALLENGE)
+        if flavour == "github":
+            if query.get("api-version") != ["2.0"]:
+                return _problem(400, "api-version=2.0 is required (keep the URL's query)")
+            owner = claims.get("repository_owner", "")
+            audience = query.get("audience", [f"https://github.com/{owner}"])[-1]
+            token = self.issue_oidc_token(claims, audience=audience)
+            return _json(200, {"count": 1, "value": token}, _NO_STORE)
+        try:
+            payload = json.loads(body)
+            audience = payload["audience"]
+        except (ValueError, UnicodeDecodeError, TypeError, KeyError):
+            return _problem(400, 'body must be {"audience": "<audience>"}')
+        if not isinstance(audience, str) or not audience:
+            return _problem(400, "audience must be a non-empty string")
+        return _json(200, {"token": self.issue_oidc_token(claims, audience=audience)}, _NO_STORE)
+
+    def _ep_mint_token(
+        self, method: str, args: list[str], headers: Mapping[str, str], body: bytes
+    ) -> _Response:
+        workspace = args[0]
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return _problem(415, "Content-Type must be application/json")
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            payload = None
+        token = payload.get("token") if isinstance(payload, dict) else None
+        if not isinstance(token, str):
+            return _problem(400, 'invalid-payload: body must be {"token": "<OIDC token>"}')
+        claims, reason = self._verify_oidc(token)
+        if claims is None:
+            return _problem(401, f"invalid-token: {reason}")
+        with self._lock:
+            accessors = [a for a in self._accessors if a.workspace == workspace]
+        if not any(accessor.matches(claims) for accessor in accessors):
+            return _problem(
+                403,
+                f"invalid-accessor: valid token, but no Trusted Access accessor of workspace"
+                f" {workspace!r} matches its issuer, repository and subject",
+            )
+        access = self.mint_access_token(f"trusted-access:{workspace}:{claims['sub']}")
+        answer: dict[str, Any] = {"token": access}
+        if self.mint_returns_expires:
+            answer["expires"] = jwt.decode(access, options={"verify_signature": False})["exp"]
+        return _json(200, answer, _NO_STORE)
+
     def _ep_control(
         self, method: str, args: list[str], headers: Mapping[str, str], body: bytes
     ) -> _Response:
@@ -596,6 +819,19 @@ class PyxEmulator:
         if latency is not None:
             self.latency = float(latency)
         return _json(200, {"token_lifetime": self.token_lifetime, "latency": self.latency})
+
+
+def _trusted_access_route(method: str, parts: list[str]) -> tuple[str, list[str]] | None:
+    """Routes of the fake OIDC issuer (``/_oidc/...``) and of the mint-token endpoint."""
+    if parts == ["_oidc", "github", "token"] and method in ("GET", "HEAD"):
+        return "oidc-token", ["github"]
+    if method != "POST" or len(parts) not in (4, 7):
+        return None
+    if parts[:4] == ["_oidc", "buildkite", "v3", "jobs"] and parts[5:] == ["oidc", "tokens"]:
+        return "oidc-token", ["buildkite", parts[4]]
+    if parts[:2] == ["v1", "trusted-access"] and parts[3:] == ["mint-token"]:
+        return "mint-token", [parts[2]]
+    return None
 
 
 def _is_int(value: object) -> bool:
@@ -751,8 +987,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class _Interrupted(Exception):
-    """Raised from the SIGTERM handler so that `run_cli` unwinds like Ctrl-C."""
+class _Interrupted(BaseException):
+    """Raised from `run_cli`'s SIGINT/SIGTERM handler to unwind out of the accept loop.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way (the
+    signal can land anywhere in the main thread) swallows it.
+    """
 
 
 def run_cli(
@@ -766,14 +1006,16 @@ def run_cli(
     emulator = PyxEmulator(host=host, port=port, token_lifetime=token_lifetime, api_keys=(api_key,))
     emulator._bind()
 
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         raise _Interrupted
 
-    previous: Any = None  # signal.signal's handler union, restored as it was
-    in_main = threading.current_thread() is threading.main_thread()
-    if in_main:
-        previous = signal.signal(signal.SIGTERM, on_sigterm)
+    # Both signals explicitly: a shell starting us with `&` sets SIGINT to "ignore", and
+    # `kill -INT` must still stop the emulator. Restored afterwards for in-process callers.
+    previous: dict[int, Any] = {}
     try:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, on_signal)
         try:
             sys.stdout.write(f"PYX_API_URL={emulator.url}\nPYX_API_KEY={api_key}\n")
             sys.stdout.flush()
@@ -784,6 +1026,7 @@ def run_cli(
         pass
     finally:
         emulator.stop()
-        if in_main and previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for restored, handler in previous.items():
+            if handler is not None:
+                signal.signal(restored, handler)
     return 0

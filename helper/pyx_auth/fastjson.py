@@ -42,10 +42,11 @@ except ImportError:  # pragma: no cover - CPython always has _json
         return _json_dumps(value, separators=(",", ":"))
 
 else:
-    _scan = _make_scanner(_DecoderSettings())
+    # typeshed types the context as a scanner; the C scanner only reads the attributes above.
+    _scan = _make_scanner(_DecoderSettings())  # type: ignore[arg-type]
 
     def loads(text: str) -> object:
-        """``json.loads(text)`` for a ``str``: one JSON value, optionally surrounded by whitespace."""
+        """``json.loads(text)`` for a ``str``: one JSON value, maybe with whitespace around."""
         start = len(text) - len(text.lstrip(JSON_WHITESPACE))
         try:
             value, end = _scan(text, start)

@@ -54,6 +54,7 @@ class SplitUri:
     def __init__(
         self,
         scheme: str,
+        *,
         userinfo: str | None,
         host: str | None,
         port: int | None,
@@ -106,12 +107,12 @@ def split_uri(uri: str) -> SplitUri | None:
             port = int(port_text)
     return SplitUri(
         scheme.lower(),
-        userinfo,
-        host,
-        port,
-        path,
-        query if question_mark else None,
-        fragment if hash_sign else None,
+        userinfo=userinfo,
+        host=host,
+        port=port,
+        path=path,
+        query=query if question_mark else None,
+        fragment=fragment if hash_sign else None,
     )
 
 

@@ -7,7 +7,7 @@ the settings passed in. Standard library only: the Bazel fast path builds one on
 from __future__ import annotations
 
 from pyx_auth.errors import ConfigError
-from pyx_auth.hosts import Origin, canonical_url, parse_origin
+from pyx_auth.hosts import Origin, canonical_url, normalize_host, parse_origin
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,6 +28,13 @@ XDG_DATA_HOME = "XDG_DATA_HOME"
 PYX_AUTH_NO_EXPIRES = "PYX_AUTH_NO_EXPIRES"
 PYX_AUTH_TIMEOUT = "PYX_AUTH_TIMEOUT"
 PYX_AUTH_DEBUG = "PYX_AUTH_DEBUG"
+# Trusted Access (CI identity -> pyx token); pyx-auth's own, since uv never shipped it.
+PYX_WORKSPACE = "PYX_WORKSPACE"
+PYX_TRUSTED_ACCESS_AUDIENCE = "PYX_TRUSTED_ACCESS_AUDIENCE"
+PYX_TRUSTED_ACCESS_PATH = "PYX_TRUSTED_ACCESS_PATH"
+PYX_OIDC_TOKEN = "PYX_OIDC_TOKEN"
+PYX_OIDC_TOKEN_FILE = "PYX_OIDC_TOKEN_FILE"
+PYX_OIDC_TOKEN_VAR = "PYX_OIDC_TOKEN_VAR"
 
 DEFAULT_API_URL = "https://api.pyx.dev"
 DEFAULT_CDN_DOMAIN = "astralhosted.com"
@@ -39,6 +46,9 @@ NO_EXPIRES_MIN_TTL = 35 * 60
 DEFAULT_TIMEOUT = 8.0
 """Total network budget of one run, inside Bazel's default 10 s helper timeout."""
 DEFAULT_LOCK_TIMEOUT = 300.0
+DEFAULT_TRUSTED_ACCESS_AUDIENCE = "pyx:trusted-access"
+DEFAULT_TRUSTED_ACCESS_PATH = "v1/trusted-access/{workspace}/mint-token"
+"""Both from the closed uv PR #18254 (``pyx-and-uv.md`` §4f), unconfirmed, hence overridable."""
 
 
 def _first_set(environ: Mapping[str, str], names: tuple[str, str]) -> tuple[str, str] | None:
@@ -78,6 +88,7 @@ class Settings:
         "no_expires",
         "timeout",
         "warnings",
+        "workspace",
     )
 
     def __init__(self, environ: Mapping[str, str]) -> None:
@@ -91,7 +102,7 @@ class Settings:
         self.api_url = api_url
         """The canonical API URL: what uv hashes to name the store folder."""
         self.api: Origin = api
-        cdn = (environ.get(PYX_CDN_DOMAIN) or DEFAULT_CDN_DOMAIN).strip().rstrip(".").lower()
+        cdn = normalize_host((environ.get(PYX_CDN_DOMAIN) or DEFAULT_CDN_DOMAIN).strip())
         if not cdn or "/" in cdn or ":" in cdn or "." not in cdn:
             raise ConfigError(
                 f"{PYX_CDN_DOMAIN} must be a domain name such as {DEFAULT_CDN_DOMAIN}"
@@ -106,6 +117,9 @@ class Settings:
         self.debug = environ.get(PYX_AUTH_DEBUG, "") not in ("", "0", "false")
         self.timeout = _seconds(environ, PYX_AUTH_TIMEOUT, DEFAULT_TIMEOUT)
         self.lock_timeout = _seconds(environ, UV_LOCK_TIMEOUT, DEFAULT_LOCK_TIMEOUT)
+        self.workspace: str | None = None
+        """The workspace named by ``--workspace`` or the request URI; Trusted Access falls
+        back to ``PYX_WORKSPACE``."""
 
     @property
     def is_default_api(self) -> bool:

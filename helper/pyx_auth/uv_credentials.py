@@ -65,8 +65,7 @@ def _percent_encode(text: str, unsafe: frozenset[str] = frozenset()) -> str:
     if all(map(safe, text)):
         return text
     return "".join(
-        char if safe(char) else "".join(f"%{byte:02X}" for byte in char.encode())
-        for char in text
+        char if safe(char) else "".join(f"%{byte:02X}" for byte in char.encode()) for char in text
     )
 
 
@@ -125,8 +124,10 @@ class Url:
             authority = f"//{userinfo}@{bracketed}" if userinfo else f"//{bracketed}"
             authority += "" if port is None else f":{port}"
         query = "" if parts.query is None else "?" + _percent_encode(parts.query, _QUERY_UNSAFE)
-        fragment = "" if parts.fragment is None else "#" + _percent_encode(
-            parts.fragment, _FRAGMENT_UNSAFE
+        fragment = (
+            ""
+            if parts.fragment is None
+            else "#" + _percent_encode(parts.fragment, _FRAGMENT_UNSAFE)
         )
         self.serialized = f"{parts.scheme}:{authority}{self.path}{query}{fragment}"
 
@@ -162,10 +163,7 @@ def select(credentials: Iterable[Credential], request: Url) -> Credential | None
             or (request.username is not None and credential.username != request.username)
         ):
             continue
-        exact = (
-            service.serialized == request.serialized
-            and credential.username == request.username
-        )
+        exact = service.serialized == request.serialized and credential.username == request.username
         rank = (exact, len(service.path))
         if rank > best_rank:
             best, best_rank, ambiguous = credential, rank, False

@@ -8,10 +8,16 @@ import os
 import sys
 import time
 
-from pyx_auth import claims
+from pyx_auth import claims, oidc
+from pyx_auth.commands.token import workspace_argument
 from pyx_auth.errors import PyxAuthError
 from pyx_auth.settings import REFRESH_MARGIN, Settings
 from pyx_auth.sources import active_source, no_credentials
+from pyx_auth.sources.trusted_access import (
+    TrustedAccessSource,
+    configured_workspace,
+    missing_workspace,
+)
 from pyx_auth.store import store_directory
 
 
@@ -21,9 +27,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="show the credential source, store and token expiry",
         description="Show which credential source is in use, the store folder, and the cached"
         " token's expiry, remaining time and organisation. Never prints the token. Does not"
-        " contact pyx. Exits 2 when no usable credential exists.",
+        " contact pyx. Exits 2 when no usable credential exists. With a CI identity (Trusted"
+        " Access), also shows the provider and the claims a fresh OIDC token presents, which"
+        " it asks the CI for.",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON object instead")
+    parser.add_argument(
+        "--workspace",
+        type=workspace_argument,
+        metavar="NAME",
+        help="the workspace whose Trusted Access token to show (default: $PYX_WORKSPACE)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -32,6 +46,22 @@ def _duration(seconds: float) -> str:
     sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
     hours, rest = divmod(seconds, 3600)
     return f"{sign}{hours}h{rest // 60:02d}m" if hours else f"{sign}{rest // 60}m{rest % 60:02d}s"
+
+
+def _trusted_access(
+    source: TrustedAccessSource, settings: Settings
+) -> tuple[dict[str, object], PyxAuthError | None]:
+    """The CI provider, the workspace and the claims a fresh OIDC token presents (not the token)."""
+    provider = oidc.present(settings.environ)
+    assert provider is not None
+    report: dict[str, object] = {"provider": provider.NAME, "workspace": None, "claims": None}
+    try:
+        report["workspace"] = workspace = configured_workspace(settings)
+        token = source.oidc_token(settings, time.monotonic() + settings.timeout)
+    except PyxAuthError as exc:
+        return report, exc
+    report["claims"] = oidc.shown_claims(token)
+    return report, None if workspace else missing_workspace(provider, settings)
 
 
 def collect(settings: Settings) -> tuple[dict[str, object], PyxAuthError | None]:
@@ -59,6 +89,8 @@ def collect(settings: Settings) -> tuple[dict[str, object], PyxAuthError | None]
             "fresh": token.fresh(now, REFRESH_MARGIN),
         }
     problem: PyxAuthError | None = None
+    if isinstance(source, TrustedAccessSource):
+        report["trusted_access"], problem = _trusted_access(source, settings)
     if source.renews_offline:
         try:
             source.renew(settings, REFRESH_MARGIN, time.monotonic())
@@ -75,6 +107,13 @@ def render(report: dict[str, object]) -> str:
         f"store:     {report['store']}",
         f"source:    {report['source'] or 'none'}",
     ]
+    trusted = report.get("trusted_access")
+    if isinstance(trusted, dict):
+        shown = trusted["claims"]
+        lines.append(f"provider:  {trusted['provider']}")
+        lines.append(f"workspace: {trusted['workspace'] or 'none (pass --workspace NAME)'}")
+        if isinstance(shown, dict):
+            lines.append(f"claims:    {oidc.format_claims(shown)}")
     token = report["token"]
     if isinstance(token, dict):
         if token["expires_at"] is None:
@@ -94,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(os.environ)
     for warning in settings.warnings:
         sys.stderr.write(f"pyx-auth: warning: {warning}\n")
+    settings.workspace = args.workspace
     report, problem = collect(settings)
     sys.stdout.write((json.dumps(report) if args.json else render(report)) + "\n")
     if problem is not None:

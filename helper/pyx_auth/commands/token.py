@@ -10,6 +10,7 @@ import time
 from pyx_auth.durations import parse_duration
 from pyx_auth.settings import REFRESH_MARGIN, Settings
 from pyx_auth.sources import resolve_token
+from pyx_auth.sources.trusted_access import WORKSPACE_RULE, is_workspace
 from pyx_auth.store import atomic_write
 from pyx_auth.token_output import FORMATS, mask_in_ci_log, render
 
@@ -31,6 +32,13 @@ On GitHub Actions (GITHUB_ACTIONS=true) the token is first masked in the job log
 """
 
 
+def workspace_argument(text: str) -> str:
+    """A pyx workspace name; argparse ``type=``."""
+    if not is_workspace(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a pyx workspace name ({WORKSPACE_RULE})")
+    return text
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "token",
@@ -45,6 +53,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DURATION",
         help="refresh unless the token stays valid this long (900, 90s, 30m, 1h); fails if"
         " the source cannot deliver that (e.g. a fixed PYX_AUTH_TOKEN)",
+    )
+    parser.add_argument(
+        "--workspace",
+        type=workspace_argument,
+        metavar="NAME",
+        help="the pyx workspace a Trusted Access token is minted for in CI (default:"
+        " $PYX_WORKSPACE); other sources ignore it",
     )
     parser.add_argument(
         "--format",
@@ -65,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(os.environ)
     for warning in settings.warnings:
         sys.stderr.write(f"pyx-auth: warning: {warning}\n")
+    settings.workspace = args.workspace
     margin = max(REFRESH_MARGIN, args.min_ttl or 0)
     token = resolve_token(settings, margin, time.monotonic() + settings.timeout)
     assert token is not None

@@ -7,9 +7,12 @@ not consulted even if it fails:
 1. ``PYX_AUTH_TOKEN`` (then the deprecated ``UV_AUTH_TOKEN``): a ready token, used as given.
 2. ``PYX_API_KEY`` (then the deprecated ``UV_API_KEY``): exchanged for a token, cached in
    uv's store under the key's digest.
-3. An API key in the system keyring, stored by ``pyx-auth login --api-key``: found through
+3. Trusted Access, only when a CI identity is present (GitHub Actions, Buildkite, GitLab CI,
+   or ``PYX_OIDC_TOKEN``/``_FILE``): a fresh OIDC token exchanged for a pyx token for the
+   workspace, cached per workspace. pyx-auth only; uv 0.12.6 has no Trusted Access.
+4. An API key in the system keyring, stored by ``pyx-auth login --api-key``: found through
    a marker file in the store, and the keyring is asked only when a token must be minted.
-4. uv's OAuth login, ``<store>/tokens.json``: refreshed with its single-use refresh token.
+5. uv's OAuth login, ``<store>/tokens.json``: refreshed with its single-use refresh token.
 
 Each source is a small class with one contract: ``applies`` says whether it is configured
 (raising ``ConfigError`` for a set-but-empty variable), ``cached`` returns what env or disk
@@ -100,10 +103,12 @@ def _sources() -> tuple[Source, ...]:
     from pyx_auth.sources.env_token import EnvTokenSource
     from pyx_auth.sources.keyring_key import KeyringKeySource
     from pyx_auth.sources.oauth_store import OAuthStoreSource
+    from pyx_auth.sources.trusted_access import TrustedAccessSource
 
     return (
         EnvTokenSource(),
         ApiKeySource(),
+        TrustedAccessSource(),
         KeyringKeySource(),
         OAuthStoreSource(),
     )

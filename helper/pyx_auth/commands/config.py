@@ -1,0 +1,263 @@
+"""``pyx-auth config <tool>``: print what another tool needs in its configuration to use pyx-auth.
+
+Each tool is one function ``(settings, args) -> str`` that builds the text from the current
+environment (``PYX_API_URL``, ``PYX_CDN_DOMAIN``) and its own options, plus one ``_add`` line
+in ``register``. The text goes to stdout, so it can be redirected into the tool's file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+
+from pyx_auth.hosts import ascii_host
+from pyx_auth.settings import STATIC_API_HOST, Settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Snippet = Callable[[Settings, argparse.Namespace], str]
+
+DEFAULT_BAZEL_HELPER = "%workspace%/bazel/pyx-credential-helper"
+BAZEL_SCOPE = re.compile(r"(\*|[-a-zA-Z0-9]+)(\.[-a-zA-Z0-9]+)+")
+"""What Bazel accepts as a ``--credential_helper`` scope: a dotted name, maybe ``*.``-prefixed."""
+BAZELRC_NOTES = """\
+# Bazel >= 7 recommended: helpers serve downloads since 6.3; "expires" is honoured since 7.1.
+# Bazel 7.1-7.3 re-runs helpers that answer with "expires" (bazelbuild/bazel#23429), and
+# Bazel < 7.1 caches every answer for --credential_helper_cache_duration (30m). With those,
+# run bazel with PYX_AUTH_NO_EXPIRES=1 in its environment: pyx-auth then leaves "expires" out
+# and hands out only tokens valid for at least 35 minutes.
+# A refresh must finish within --credential_helper_timeout (default 10s); pyx-auth bounds its
+# network calls by PYX_AUTH_TIMEOUT (default 8s). Raise both together if pyx is far away.
+"""
+
+
+def _bazel_helper_path(value: str) -> str:
+    """A helper path Bazel accepts: ``%workspace%/...``, absolute, or a bare name on PATH."""
+    if value.startswith(("%workspace%/", "%install_base%/", "/")) or (
+        value and "/" not in value and "=" not in value
+    ):
+        return value
+    raise argparse.ArgumentTypeError(
+        "Bazel takes %workspace%/<path>, an absolute path, or a bare name found on PATH"
+    )
+
+
+def bazelrc(settings: Settings, args: argparse.Namespace) -> str:
+    """The ``.bazelrc`` lines that send pyx hosts, and only those, to the credential helper.
+
+    Host-scoped, because any answer (even an empty one) replaces ``.netrc`` for a URL: the
+    API host, the static-IP API host for the default API, and the CDN domain with all its
+    subdomains. A host Bazel cannot scope (``localhost``) gets a comment instead.
+    """
+    helper = args.helper
+    lines = [
+        "# pyx credentials for Bazel, from `pyx-auth config bazelrc` for",
+        f"# PYX_API_URL={settings.api_url} and PYX_CDN_DOMAIN={settings.cdn_domain}.",
+        "# Host-scoped: Bazel asks the helper only about these hosts, and any answer replaces",
+        "# .netrc for the URL. Paste into .bazelrc, or save as bazel/bazelrc and add",
+        "# `import %workspace%/bazel/bazelrc` to .bazelrc.",
+        BAZELRC_NOTES.rstrip("\n"),
+    ]
+    cdn = ascii_host(settings.cdn_domain) or settings.cdn_domain
+    for scope in (settings.api.host, *settings.extra_pyx_hosts, f"*.{cdn}"):
+        if BAZEL_SCOPE.fullmatch(scope):
+            lines.append(f"common --credential_helper={scope}={helper}")
+        else:
+            lines += [
+                f"# {scope!r} cannot be a Bazel scope (a scope needs a dot). To cover it, add an",
+                "# unscoped default helper, which Bazel then asks about every host:",
+                f"# common --credential_helper={helper}",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+INDEX_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+DEPENDABOT_SECRET = re.compile(r"[A-Z_][A-Z0-9_]*")
+"""Dependabot secret names: letters, digits and ``_``, not starting with a digit."""
+LONG_LIVED_KEY_NOTE = """\
+# Needs a long-lived, read-only pyx API key: {tool} keeps the credentials as given and never
+# refreshes them, and a pyx access token expires within the hour. Create the key in the pyx
+# dashboard (valid up to 1 year) and replace it before it expires.
+"""
+
+
+def _origin_comment(settings: Settings, tool: str) -> str:
+    return (
+        f"# (from `pyx-auth config {tool}` with PYX_API_URL={settings.api_url}\n"
+        f"# and PYX_CDN_DOMAIN={settings.cdn_domain})\n"
+    )
+
+
+def _index(value: str) -> tuple[str, str]:
+    """``--index WORKSPACE/VIEW``, e.g. ``acme/main``, as its two parts."""
+    workspace, slash, view = value.partition("/")
+    if slash and INDEX_PART.fullmatch(workspace) and INDEX_PART.fullmatch(view):
+        return workspace, view
+    raise argparse.ArgumentTypeError("must be WORKSPACE/VIEW, such as acme/main")
+
+
+def _dependabot_secret(value: str) -> str:
+    if DEPENDABOT_SECRET.fullmatch(value) and not value.startswith("GITHUB_"):
+        return value
+    raise argparse.ArgumentTypeError(
+        "a Dependabot secret name is A-Z, 0-9 and _, not starting with a digit or GITHUB_"
+    )
+
+
+def _index_urls(settings: Settings, workspace: str, view: str) -> tuple[str, str, str]:
+    """(API base, index URL, CDN files URL), all derived from PYX_API_URL and PYX_CDN_DOMAIN.
+
+    Index URLs keep the path of PYX_API_URL, as uv builds them (``{PYX_API_URL}/simple/...``,
+    uv-torch); only the auth endpoints drop it.
+    """
+    cdn = ascii_host(settings.cdn_domain) or settings.cdn_domain
+    api = settings.api_url.rstrip("/")
+    return api, f"{api}/simple/{workspace}/{view}", f"https://files.{cdn}"
+
+
+def dependabot(settings: Settings, args: argparse.Namespace) -> str:
+    """The registries block of .github/dependabot.yml for a pyx index.
+
+    Two ``python-index`` registries with the same secret: the index, and the CDN host its
+    files come from, because Dependabot's proxy adds credentials only to requests for the
+    registries' URLs.
+    """
+    workspace, view = args.index
+    _, index_url, files_url = _index_urls(settings, workspace, view)
+    secret = "${{secrets." + args.secret + "}}"
+    return (
+        f"# .github/dependabot.yml: Dependabot resolves from the pyx index {workspace}/{view}\n"
+        + _origin_comment(settings, "dependabot")
+        + LONG_LIVED_KEY_NOTE.format(tool="Dependabot")
+        + f"# Store it as the Dependabot secret {args.secret} (Settings > Secrets and variables >\n"
+        "# Dependabot); Dependabot's OIDC support does not cover pyx.\n"
+        f"# The CDN entry lets Dependabot's proxy send the key to {files_url}, where\n"
+        "# the index's files are. Unconfirmed: that pyx takes the API key itself as the password\n"
+        "# (it documents __token__ with an access token).\n"
+        "version: 2\n"
+        "registries:\n"
+        "  pyx:\n"
+        "    type: python-index\n"
+        f"    url: {index_url}\n"
+        "    username: __token__\n"
+        f"    password: {secret}\n"
+        "    replaces-base: true  # drop this line if the view does not include PyPI\n"
+        "  pyx-cdn:\n"
+        "    type: python-index\n"
+        f"    url: {files_url}\n"
+        "    username: __token__\n"
+        f"    password: {secret}\n"
+        "updates:\n"
+        "  - package-ecosystem: uv  # or pip\n"
+        "    directory: /\n"
+        "    schedule:\n"
+        "      interval: weekly\n"
+        "    registries:  # every updates entry must name the registries it may use\n"
+        "      - pyx\n"
+        "      - pyx-cdn\n"
+    )
+
+
+def artifactory(settings: Settings, args: argparse.Namespace) -> str:
+    """The settings of a JFrog Artifactory remote PyPI repository in front of a pyx index.
+
+    Artifactory's URL is the file host (pyx's CDN) and its Registry URL the index base; it
+    appends the suffix itself. Lenient Host Authentication lets the credentials follow the
+    index's links to the CDN hosts.
+    """
+    workspace, view = args.index
+    api, _, files_url = _index_urls(settings, workspace, view)
+    cdn = ascii_host(settings.cdn_domain) or settings.cdn_domain
+    lines = [
+        f"# JFrog Artifactory: a remote PyPI repository for the pyx index {workspace}/{view}",
+        _origin_comment(settings, "artifactory").rstrip("\n"),
+        LONG_LIVED_KEY_NOTE.format(tool="Artifactory").rstrip("\n"),
+        "# Unconfirmed, untested against pyx: the registry suffix, Bypass HEAD Requests, the",
+        "# views and static-IP hosts, and that pyx takes the API key itself as the password.",
+        "#",
+        "# Administration > Repositories > Create a Repository > Remote > PyPI:",
+        f"Repository Key:               pyx-{workspace}-{view}  (any name)",
+        f"URL:                          {files_url}",
+        f"Registry URL:                 {api}",
+        f"Registry Suffix:              simple/{workspace}/{view}",
+        "User Name:                    __token__",
+        "Password / Access Token:      <the pyx API key>",
+        "# Advanced:",
+        f"Lenient Host Authentication:  on  (the index links to {files_url}, views to",
+        f"                                   https://views.{cdn})",
+        "Bypass HEAD Requests:         on",
+        "# Terraform / Pulumi (jfrog/artifactory): url, pypi_registry_url, pypi_repository_suffix.",
+    ]
+    if settings.is_default_api:
+        lines += [
+            "#",
+            "# Static IP addresses, for firewalls that allow-list by address:",
+            f"URL:                          https://files-static.{cdn}",
+            f"Registry URL:                 https://{STATIC_API_HOST}",
+            f"# (views then come from https://views-static.{cdn})",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _add(
+    tools: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    snippet: Snippet,
+    summary: str,
+) -> argparse.ArgumentParser:
+    """Register ``pyx-auth config <name>``, which prints ``snippet``'s text."""
+    parser = tools.add_parser(
+        name,
+        help=summary,
+        description=(snippet.__doc__ or summary).split("\n\n", 1)[0],
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        text = snippet(Settings(os.environ), args)
+        sys.stdout.write(text)
+        return 0
+
+    parser.set_defaults(run=run)
+    return parser
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "config",
+        help="print configuration for a tool that uses pyx-auth",
+        description="Print the configuration a tool needs to use pyx-auth, for the current"
+        " PYX_API_URL and PYX_CDN_DOMAIN, on stdout.",
+    )
+    tools = parser.add_subparsers(dest="tool", metavar="TOOL", required=True)
+    bazel = _add(tools, "bazelrc", bazelrc, "the .bazelrc lines for the Bazel credential helper")
+    bazel.add_argument(
+        "--helper",
+        type=_bazel_helper_path,
+        default=DEFAULT_BAZEL_HELPER,
+        metavar="PATH",
+        help=f"the helper Bazel runs (default {DEFAULT_BAZEL_HELPER}, the committed stub;"
+        " `pyx-auth` itself works too, found on PATH)",
+    )
+    registry_tools = (
+        _add(tools, "dependabot", dependabot, "the .github/dependabot.yml registries for pyx"),
+        _add(tools, "artifactory", artifactory, "Artifactory remote-repository settings for pyx"),
+    )
+    for tool in registry_tools:
+        tool.add_argument(
+            "--index",
+            type=_index,
+            required=True,
+            metavar="WORKSPACE/VIEW",
+            help="the pyx index, e.g. acme/main for {PYX_API_URL}/simple/acme/main",
+        )
+    registry_tools[0].add_argument(
+        "--secret",
+        type=_dependabot_secret,
+        default="PYX_API_KEY",
+        metavar="NAME",
+        help="the Dependabot secret holding the pyx API key (default PYX_API_KEY)",
+    )
