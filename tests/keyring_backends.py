@@ -31,7 +31,7 @@ def _log(call: str) -> None:
 
 
 class FileKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def _load(self) -> dict[str, str]:
         path = Path.home() / STORE_NAME

@@ -17,8 +17,8 @@
   "expires"}``, after checking the OIDC token's RS256 signature, expiry, audience and issuer and
   the workspace's accessors (`add_accessor`: fnmatch patterns on ``repository`` and ``sub``).
 - A fake OIDC issuer for it (``{url}/_oidc``, one RS256 key per instance): `issue_oidc_token` for
-  tokens a CI puts in the environment (GitLab, Kubernetes), ``GET /_oidc/github/token`` shaped like
-  GitHub's ``ACTIONS_ID_TOKEN_REQUEST_URL`` (`github_oidc_env`), and ``POST
+  tokens a CI puts in the environment (GitLab, Kubernetes), ``GET /_oidc/github/jobs/{job}/idtoken``
+  shaped like GitHub's ``ACTIONS_ID_TOKEN_REQUEST_URL`` (`github_oidc_env`), and ``POST
   /_oidc/buildkite/v3/jobs/{job}/oidc/tokens`` shaped like the Buildkite agent API.
 
 Like the real API, ``/auth/cli/`` endpoints match whatever path prefix comes before them. Access
@@ -433,10 +433,13 @@ class PyxEmulator:
         return request_token
 
     def github_oidc_env(self, claims: Mapping[str, Any]) -> dict[str, str]:
-        """What the GitHub runner sets in a job with ``permissions: id-token: write``."""
+        """What the GitHub runner sets in a job with ``permissions: id-token: write``; like the
+        runner's, the request URL names the job (a new one per call)."""
         return {
             "GITHUB_ACTIONS": "true",
-            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.url}/_oidc/github/token?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_URL": (
+                f"{self.url}/_oidc/github/jobs/{secrets.token_hex(4)}/idtoken?api-version=2.0"
+            ),
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.oidc_request_token(claims),
         }
 
@@ -823,8 +826,8 @@ class PyxEmulator:
 
 def _trusted_access_route(method: str, parts: list[str]) -> tuple[str, list[str]] | None:
     """Routes of the fake OIDC issuer (``/_oidc/...``) and of the mint-token endpoint."""
-    if parts == ["_oidc", "github", "token"] and method in ("GET", "HEAD"):
-        return "oidc-token", ["github"]
+    if method in ("GET", "HEAD") and len(parts) == 5 and parts[:3] == ["_oidc", "github", "jobs"]:
+        return ("oidc-token", ["github"]) if parts[4] == "idtoken" else None
     if method != "POST" or len(parts) not in (4, 7):
         return None
     if parts[:4] == ["_oidc", "buildkite", "v3", "jobs"] and parts[5:] == ["oidc", "tokens"]:

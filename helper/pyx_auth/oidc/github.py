@@ -81,5 +81,5 @@ def detect(audience: str, environ: Mapping[str, str], deadline: float) -> str | 
         body = None
     value = body.get("value") if isinstance(body, dict) else None
     if not isinstance(value, str) or not value.strip():
-        raise OIDCError(f"{NAME}: the OIDC token request answered without a token (\"value\")")
+        raise OIDCError(f'{NAME}: the OIDC token request answered without a token ("value")')
     return value.strip()

@@ -41,9 +41,7 @@ if TYPE_CHECKING:
 SOURCE_NAME = "Trusted Access"
 FILE_PREFIX = "trusted-access-"
 MAX_WORKSPACE = 100
-_WORKSPACE_CHARS = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
-)
+_WORKSPACE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 WORKSPACE_RULE = "letters, digits, '-', '_' and '.', starting with a letter or digit"
 CDN_FILE_HOSTS = ("files", "files-static")
 """``https://files.<cdn>/<workspace>/...``"""
