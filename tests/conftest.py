@@ -150,7 +150,7 @@ def require_tool() -> Callable[[str], str]:
     return find
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def uv() -> str:
     """The real uv 0.12.6 of the ``test`` extra, installed next to this Python."""
     path = Path(sys.executable).with_name("uv")
