@@ -340,6 +340,7 @@ URI_PARTS = st.tuples(
         st.text(max_size=60).map(lambda uri: json.dumps({"uri": uri}).encode()),
         URI_PARTS.map(lambda parts: gson_request("".join(parts))),
         st.text(max_size=40).map(lambda text: text.encode("utf-8", "surrogatepass")),
+        st.text(alphabet='{}[]":,uri \\/0-9.eE+-tfn', max_size=30).map(str.encode),
     )
 )
 def test_get_any_stdin_gives_an_answer_or_one_error_line(
@@ -412,10 +413,20 @@ def test_stub_starts_pips_python_without_site_on_the_entry_file(
     assert emulator.counts()["access-token"] == 1
 
 
+@pytest.mark.parametrize("layout", ["no-entry-file", "two-python-versions"])
 def test_stub_runs_the_console_script_when_the_layout_is_not_pips(
-    monkeypatch: pytest.MonkeyPatch, emulator: PyxEmulator, workspace: Path, tmp_path: Path
+    layout: str,
+    monkeypatch: pytest.MonkeyPatch,
+    emulator: PyxEmulator,
+    workspace: Path,
+    tmp_path: Path,
 ) -> None:
-    bin_dir = _fake_pip_venv(tmp_path / "venv", with_entry=False)
+    venv = tmp_path / "venv"
+    bin_dir = _fake_pip_venv(venv, with_entry=layout != "no-entry-file")
+    if layout == "two-python-versions":  # which one would the script's Python use?
+        other = venv / "lib" / "python3.0" / "site-packages"
+        other.mkdir(parents=True)
+        (other / "pyx_auth").symlink_to(Path(pyx_auth.__file__).parent)
     token = emulator.mint_access_token()
     monkeypatch.setenv("PYX_AUTH_TOKEN", token)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")

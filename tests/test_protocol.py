@@ -9,6 +9,8 @@ so that every other test can trust its verdicts: it must reject what Bazel rejec
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -177,6 +179,23 @@ def test_fastjson_loads_fails_exactly_where_json_fails(text: str) -> None:
     except ValueError:
         actual = "error"
     assert repr(actual) == repr(expected)
+
+
+def test_fastjson_loads_reports_errors_before_json_is_ever_imported() -> None:
+    """CPython 3.11's scanner cannot raise its own error class until ``json`` is imported."""
+    package_parent = str(Path(fastjson.__file__).parents[1])
+    code = f"""
+import sys
+sys.path.insert(0, {package_parent!r})
+from pyx_auth import fastjson
+for text in ["{{", "[1,", '{{"a" 1}}', '"\\\\x"', "nul", "[1]x"]:
+    try:
+        fastjson.loads(text)
+    except ValueError:
+        continue
+    sys.exit("no ValueError for " + text)
+"""
+    subprocess.run([sys.executable, "-I", "-S", "-c", code], check=True)
 
 
 # -- the Bazel-exact client itself ----------------------------------------------------------

@@ -17,6 +17,7 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -641,10 +642,10 @@ def test_emulator_mint_matches_accessor_patterns(
     ],
 )
 def test_emulator_mint_refuses_invalid_tokens(
-    emulator: PyxEmulator, make_token: object, detail: str
+    emulator: PyxEmulator, make_token: Callable[[PyxEmulator], str], detail: str
 ) -> None:
     add_accessors(emulator)
-    response = _mint(emulator, make_token(emulator))  # type: ignore[operator]
+    response = _mint(emulator, make_token(emulator))
     assert response.status_code == 401 and detail in response.json()["detail"]
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from pyx_auth.credential_helper import answer_offline
-from pyx_auth.errors import ConfigError, StoreError, UsageError
+from pyx_auth.credential_helper import answer, answer_offline
+from pyx_auth.errors import ConfigError, PyxAuthError, StoreError, UsageError
+from pyx_auth.settings import Settings
 from pyx_auth.uv_credentials import Credential, Url, authorization, credentials_file, parse, select
 
 A = '[[credential]]\nservice = "https://a.example"\n'
@@ -180,7 +181,7 @@ def test_parse_headers_as_uv_sends_them() -> None:
         ("https://u:p@n.example/", "https://u:p@n.example/"),
         ("grpc://G.example:80/x", "grpc://G.example:80/x"),
         ("unix:/run/x.sock", "unix:/run/x.sock"),
-        ("mailto:a b@c", "mailto:a%20b@c"),
+        ("mailto:a b@c", "mailto:a b@c"),
     ],
 )
 def test_url_normalises_like_uv(url: str, serialized: str) -> None:
@@ -341,3 +342,30 @@ def test_authorization_names_the_file_it_cannot_use(tmp_path: Path) -> None:
 def test_authorization_refuses_a_user_name_that_is_not_utf8(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not UTF-8"):
         authorization("https://%ff@a.example/", {"HOME": str(tmp_path)}, 1.0)
+
+
+def _answered(uri: str, settings: Settings, *, offline: bool) -> str:
+    try:
+        return str(answer(uri, settings, offline=offline))
+    except PyxAuthError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("https://a.example/x", "ConfigError: several users"),
+        ("https://u@a.example/x", '{"headers":{"Authorization":["Basic dTpw"]}}'),
+        ("https://other@a.example/x", '{"headers":{}}'),
+        ("https://b.example/", '{"headers":{}}'),
+        ("unix:/run/cache.sock", '{"headers":{}}'),
+    ],
+)
+def test_answer_offline_and_online_agree_for_other_hosts(
+    tmp_path: Path, uri: str, expected: str
+) -> None:
+    env = _write(tmp_path / "c", A + 'username = "u"\npassword = "p"\n' + A + 'username = "v"\n')
+    settings = Settings(env)
+    offline = _answered(uri, settings, offline=True)
+    assert offline == _answered(uri, settings, offline=False)
+    assert offline.startswith(expected)

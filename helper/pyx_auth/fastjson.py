@@ -23,7 +23,6 @@ class _DecoderSettings:
     parse_float = float
     parse_int = int
     parse_constant = _CONSTANTS.__getitem__
-    memo: dict[str, str] = {}  # noqa: RUF012 - read by the scanner, which keeps its own
 
 
 try:
@@ -50,8 +49,14 @@ else:
         start = len(text) - len(text.lstrip(JSON_WHITESPACE))
         try:
             value, end = _scan(text, start)
-        except StopIteration:
-            raise ValueError(f"expecting a JSON value at character {start}") from None
+        except StopIteration as stop:
+            raise ValueError(f"expecting a JSON value at character {stop.value}") from None
+        except SystemError:
+            # CPython 3.11's scanner raises its syntax errors as json.decoder.JSONDecodeError,
+            # and fails like this while json.decoder is not imported: let json report it.
+            from json import loads as json_loads
+
+            return json_loads(text)
         if text[end:].strip(JSON_WHITESPACE):
             raise ValueError(f"extra data after the JSON value at character {end}")
         return value

@@ -158,7 +158,10 @@ def normalize_host(host: str) -> str | None:
 
 def parse_origin(uri: str) -> Origin | None:
     """The origin of an absolute URI, or None when it has no scheme, no host or a bad port."""
-    parts = split_uri(uri)
+    return _origin(split_uri(uri))
+
+
+def _origin(parts: SplitUri | None) -> Origin | None:
     if parts is None or parts.host is None:
         return None
     host = normalize_host(parts.host)
@@ -180,9 +183,9 @@ def canonical_url(url: str) -> str | None:
     Credentials stripped, host lower-cased, default port dropped, an empty path made ``/``,
     one trailing ``/`` removed from a longer path, the path percent-decoded.
     """
-    origin = parse_origin(url)
     parts = split_uri(url)
-    if origin is None or parts is None or origin.scheme not in DEFAULT_PORTS:
+    origin = _origin(parts)
+    if parts is None or origin is None or origin.scheme not in DEFAULT_PORTS:
         return None
     path = percent_decode(parts.path) or "/"
     if len(path) > 1 and path.endswith("/"):

@@ -57,10 +57,10 @@ def credentials_file(environ: Mapping[str, str]) -> str:
 
 
 def _percent_encode(text: str, unsafe: frozenset[str] = frozenset()) -> str:
-    """Percent-encode controls, space, non-ASCII and ``unsafe``; ``%XX`` is left as it is."""
+    """Percent-encode controls, non-ASCII and ``unsafe``; ``%XX`` is left as it is."""
 
     def safe(char: str) -> bool:
-        return " " < char < "\x7f" and char not in unsafe
+        return " " <= char < "\x7f" and char not in unsafe
 
     if all(map(safe, text)):
         return text

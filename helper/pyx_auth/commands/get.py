@@ -18,7 +18,8 @@ Bazel credential helper. Bazel runs `<helper> get` with {"uri": "..."} on stdin 
 {"headers": {"Authorization": ["Bearer <token>"]}, "expires": "..."} from stdout.
 
 pyx URIs (the PYX_API_URL realm, its parent domain, https hosts under PYX_CDN_DOMAIN, and
-api-static.pyx.dev for the default API) get a pyx token; any other URI gets {"headers":{}}.
+api-static.pyx.dev for the default API) get a pyx token; any other URI gets what uv's helper
+gives it: a credential stored with `uv auth login <service>`, else {"headers":{}}.
 "expires" is the token's expiry minus 60 s; set PYX_AUTH_NO_EXPIRES=1 for Bazel 7.1-7.3
 or older, and tokens are then handed out only while they have at least 35 minutes left.
 Errors: one line on stderr, exit 2, nothing on stdout. Never interactive.

@@ -18,8 +18,10 @@ the closed uv PR #18254, are unconfirmed, hence ``PYX_TRUSTED_ACCESS_PATH`` and
 
 from __future__ import annotations
 
+import time
+
 from pyx_auth import fastjson, oidc
-from pyx_auth.errors import ConfigError, OIDCError, PyxAuthError
+from pyx_auth.errors import ConfigError, CredentialError, PyxAuthError
 from pyx_auth.hosts import parse_origin, split_uri
 from pyx_auth.seahash import uv_digest
 from pyx_auth.settings import (
@@ -28,6 +30,7 @@ from pyx_auth.settings import (
     PYX_TRUSTED_ACCESS_AUDIENCE,
     PYX_TRUSTED_ACCESS_PATH,
     PYX_WORKSPACE,
+    REFRESH_MARGIN,
 )
 from pyx_auth.sources import Source, Token, single_flight
 from pyx_auth.store import Store
@@ -210,7 +213,7 @@ class TrustedAccessSource(Source):
             store.write(file_name, json.dumps(record))
             return _token(value, expires)
 
-        return single_flight(
+        token = single_flight(
             settings,
             store=store,
             file_name=file_name,
@@ -219,12 +222,19 @@ class TrustedAccessSource(Source):
             read=lambda: read_cached(store, file_name, identity),
             fetch=mint,
         )
+        left = -1.0 if token.expires_at is None else token.expires_at - time.time()
+        if margin > REFRESH_MARGIN and left < margin:  # an explicit --min-ttl, as for env tokens
+            raise CredentialError(
+                f"pyx's Trusted Access token for workspace {workspace} is valid for"
+                f" {max(left, 0) / 60:.0f} min, less than the {margin / 60:.0f} min asked for;"
+                " ask for less (--min-ttl)"
+            )
+        return token
 
     def oidc_token(self, settings: Settings, deadline: float) -> str:
         """A fresh OIDC token from the CI for the configured audience (never cached)."""
         token = oidc.detect(audience(settings), settings.environ, deadline)
-        if token is None:  # present() said this is a CI; its provider must answer or raise
-            raise OIDCError(f"{self._provider(settings).NAME}: no OIDC token")
+        assert token is not None, "a present provider answers or raises"
         return token
 
     def describe(self, settings: Settings) -> str:
