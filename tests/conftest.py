@@ -2,7 +2,7 @@
 
 The suite runs in CI, which is itself a CI: every variable that could change which
 credential pyx-auth picks is removed before each test. Tests that run pyx-auth as a process
-use ``run_pyx_auth``, which runs the executable named by ``PYX_AUTH_BIN`` (the frozen
+use ``run_pyx_auth``, which runs the executable named by ``PYX_AUTH_TEST_BIN`` (the frozen
 binary, in the second CI pass) or else the installed console script.
 """
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from ci_identity import GITHUB_CLAIMS, WORKSPACE, github_env
 
+from ci_identity import GITHUB_CLAIMS, WORKSPACE, github_env
 from conftest import EMULATOR_API_KEY, pyx_auth_argv
 from pyx_auth import claims
 from pyx_auth.emulator import PyxEmulator

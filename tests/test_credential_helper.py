@@ -21,11 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from bazel_client import STRICT_EXPIRES, BazelClient, HelperError, gson_request, judge
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pyx_auth
+from bazel_client import STRICT_EXPIRES, BazelClient, HelperError, gson_request, judge
 from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv
 from pyx_auth import claims
 from pyx_auth.commands.config import BAZEL_SCOPE

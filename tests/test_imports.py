@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from bazel_client import gson_request
 
 import pyx_auth
+from bazel_client import gson_request
 from conftest import EMULATOR_API_KEY, FROZEN_BIN, pyx_auth_argv
 from pyx_auth.emulator import PyxEmulator
 

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-from keyring_backends import calls, stored, use_backend
 
 from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv
+from keyring_backends import calls, stored, use_backend
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
 from pyx_auth.store import api_key_file, store_directory

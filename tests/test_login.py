@@ -52,16 +52,6 @@ def browser(tmp_path: Path) -> Path:
     return script
 
 
-@pytest.fixture
-def uv() -> str:
-    path = Path(sys.executable).with_name("uv")
-    if not path.exists():
-        pytest.fail("uv 0.12.6 is missing from the test environment: pip install '.[test]'")
-    version = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=True)
-    assert version.stdout.startswith("uv 0.12.6"), version.stdout
-    return str(path)
-
-
 def _assert_no_secrets(result: subprocess.CompletedProcess[str], *secrets: str) -> None:
     for secret in secrets:
         assert secret not in result.stdout

@@ -13,9 +13,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from keyring_backends import stored, use_backend
-
 from conftest import EMULATOR_API_KEY, RunPyxAuth
+from keyring_backends import stored, use_backend
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
 from pyx_auth.store import api_key_file, store_directory

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
 from ci_identity import (
     BUILDKITE_CLAIMS,
     GENERIC_CLAIMS,
@@ -22,7 +24,6 @@ from ci_identity import (
     github_env,
     gitlab_env,
 )
-
 from pyx_auth import claims, oidc
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.errors import ConfigError, GitHubOIDCPermissionError, OIDCError
@@ -322,6 +323,16 @@ def test_buildkite_agent_printing_nothing_is_an_error(tmp_path: Path) -> None:
 def test_detect_outside_ci_is_none() -> None:
     assert oidc.present({}) is None
     assert oidc.detect(AUDIENCE, {"CI": "true"}, _deadline()) is None
+
+
+@pytest.mark.parametrize("provider", [generic, github, buildkite, gitlab])
+def test_present_needs_one_of_the_ci_markers(provider: ModuleType) -> None:
+    """``oidc.present`` skips the providers unless a marker is set: none may need another."""
+    assert set(provider.MARKERS) <= set(oidc.CI_MARKERS)
+    assert provider in oidc.providers()
+    assert provider.present(dict.fromkeys(provider.MARKERS, "true"))
+    everything_else = {name: "true" for name in ("CI", "GITHUB_RUN_ID", "CI_JOB_ID")}
+    assert not provider.present(everything_else)
 
 
 def test_detect_explicit_token_wins_over_the_ambient_ci(emulator: PyxEmulator) -> None:

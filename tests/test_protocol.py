@@ -15,6 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bazel_client import (
     STRICT_EXPIRES,
     BazelClient,
@@ -22,9 +25,6 @@ from bazel_client import (
     gson_request,
     parse_expires,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-
 from pyx_auth import fastjson
 from pyx_auth.errors import UsageError
 from pyx_auth.protocol import (

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from ci_identity import (
     BUILDKITE_CLAIMS,
     GENERIC_CLAIMS,
@@ -33,7 +34,6 @@ from ci_identity import (
     github_env,
     gitlab_env,
 )
-
 from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv, write_uv_login
 from pyx_auth import claims
 from pyx_auth.emulator import PyxEmulator

@@ -10,26 +10,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
-
-import pytest
 
 from conftest import EMULATOR_API_KEY, RunPyxAuth
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
 from pyx_auth.store import store_directory
-
-
-@pytest.fixture
-def uv() -> str:
-    path = Path(sys.executable).with_name("uv")
-    if not path.exists():
-        pytest.fail("uv 0.12.6 is missing from the test environment: pip install '.[test]'")
-    version = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=True)
-    assert version.stdout.startswith("uv 0.12.6"), version.stdout
-    return str(path)
 
 
 def _uv(uv: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

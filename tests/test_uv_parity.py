@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from bazel_client import gson_request
 
+from bazel_client import gson_request
 from conftest import pyx_auth_argv
 from pyx_auth.emulator import PyxEmulator
 

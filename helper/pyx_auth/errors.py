@@ -16,7 +16,8 @@ turns them into ``pyx-auth: <message>`` on stderr and an exit code.
     ├── ServiceError              pyx answered another 4xx/5xx, or JSON we cannot use
     ├── NetworkError              unreachable host or timeout
     ├── StoreError                the store cannot be read or written, or the lock wait ran out
-    └── KeyringError              no usable keyring, or it hung
+    ├── KeyringError              no usable keyring, or it hung
+    └── LoginTimeoutError         the browser login was not finished in time
 
 Bazel treats any non-zero exit as failure and argparse uses 2 for usage errors, so every
 class exits 2 today; the code lives on the class so that changing it is one edit.
@@ -77,3 +78,7 @@ class StoreError(PyxAuthError):
 
 class KeyringError(PyxAuthError):
     """The system keyring is missing, failing or hanging."""
+
+
+class LoginTimeoutError(PyxAuthError):
+    """``pyx-auth login`` waited its whole ``--timeout`` without the browser finishing."""

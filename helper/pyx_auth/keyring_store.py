@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 
 from pyx_auth.errors import KeyringError
+from pyx_auth.settings import CI_VARIABLES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ SERVICE_PREFIX = "pyx-auth:"
 USERNAME = "api-key"
 PYTHON_KEYRING_BACKEND = "PYTHON_KEYRING_BACKEND"
 """keyring's own variable: an explicit backend choice, honoured even in CI."""
-CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE")
 NO_KEYRING = "no keyring on this machine: set PYX_API_KEY instead"
 
 

@@ -16,7 +16,7 @@ import sys
 import time
 
 from pyx_auth import claims
-from pyx_auth.errors import PyxAuthError, UsageError
+from pyx_auth.errors import LoginTimeoutError, PyxAuthError, UsageError
 from pyx_auth.settings import Settings
 from pyx_auth.sources import active_source
 from pyx_auth.store import TOKENS_LOCK, Store
@@ -164,7 +164,7 @@ def _browser_login(settings: Settings, *, timeout: float, open_browser: bool) ->
             if pair is not None:
                 break
             if time.monotonic() + POLL_INTERVAL > give_up:
-                raise PyxAuthError(
+                raise LoginTimeoutError(
                     f"the login timed out after {timeout:g} s without being finished in the"
                     " browser; run `pyx-auth login` again (--timeout to wait longer)"
                 )

@@ -12,10 +12,12 @@ Each provider is a module with one small surface, after di/id's ``id/_internal/o
   means "not my CI", a string is the OIDC token, and an ``OIDCError`` means "my CI, but it will
   not give a token", with the provider's fix in the message.
 
-``PROVIDERS`` is the order. Explicit settings come first (``PYX_OIDC_TOKEN``,
+``providers()`` is the order. Explicit settings come first (``PYX_OIDC_TOKEN``,
 ``PYX_OIDC_TOKEN_FILE``), as everywhere in pyx-auth; then the ambient CIs in di/id's order
 (GitHub, Buildkite, GitLab; di/id's GCP and CircleCI are not supported). Network and subprocess
-work happens only in ``detect``, whose heavy imports live inside it.
+work happens only in ``detect``, whose heavy imports live inside it. Each provider lists in
+``MARKERS`` the variables its ``present`` needs; ``CI_MARKERS`` is their union, checked first so
+that outside CI (every workstation Bazel build) not even the provider modules are imported.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ import time
 
 from pyx_auth import claims
 from pyx_auth.errors import OIDCError
-from pyx_auth.oidc import buildkite, generic, github, gitlab
+from pyx_auth.settings import (
+    BUILDKITE,
+    GITHUB_ACTIONS,
+    GITLAB_CI,
+    PYX_OIDC_TOKEN,
+    PYX_OIDC_TOKEN_FILE,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,19 +40,17 @@ if TYPE_CHECKING:
     from types import ModuleType
 
 __all__ = [
-    "PROVIDERS",
+    "CI_MARKERS",
     "SHOWN_CLAIMS",
-    "buildkite",
     "detect",
     "format_claims",
-    "generic",
-    "github",
-    "gitlab",
     "present",
+    "providers",
     "shown_claims",
 ]
 
-PROVIDERS: tuple[ModuleType, ...] = (generic, github, buildkite, gitlab)
+CI_MARKERS = (PYX_OIDC_TOKEN, PYX_OIDC_TOKEN_FILE, GITHUB_ACTIONS, BUILDKITE, GITLAB_CI)
+"""Every provider's ``present`` needs one of these set (``tests/test_oidc_providers.py``)."""
 SHOWN_CLAIMS = (
     "iss",
     "sub",
@@ -59,9 +65,18 @@ SHOWN_CLAIMS = (
 MAX_CLAIM_CHARS = 200
 
 
+def providers() -> tuple[ModuleType, ...]:
+    """The providers in the order they are tried."""
+    from pyx_auth.oidc import buildkite, generic, github, gitlab
+
+    return (generic, github, buildkite, gitlab)
+
+
 def present(environ: Mapping[str, str]) -> ModuleType | None:
     """The first provider whose CI this is, from the environment alone; None outside CI."""
-    for provider in PROVIDERS:
+    if not any(name in environ for name in CI_MARKERS):
+        return None
+    for provider in providers():
         if provider.present(environ):
             return provider
     return None
@@ -74,7 +89,7 @@ def detect(audience: str, environ: Mapping[str, str], deadline: float) -> str | 
     token. Like di/id's ``detect_credential``, a token is checked before it is used: a JWT
     whose ``aud`` names the audience and whose ``exp`` (if any) has not passed.
     """
-    for provider in PROVIDERS:
+    for provider in providers():
         token: str | None = provider.detect(audience, environ, deadline)
         if token is not None:
             _check(token, audience, provider.NAME)

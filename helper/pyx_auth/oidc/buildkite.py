@@ -11,17 +11,19 @@ from __future__ import annotations
 import time
 
 from pyx_auth.errors import OIDCError
-from pyx_auth.settings import PYX_API_KEY, PYX_AUTH_TOKEN, UV_API_KEY, UV_AUTH_TOKEN
+from pyx_auth.settings import BUILDKITE, PYX_API_KEY, PYX_AUTH_TOKEN, UV_API_KEY, UV_AUTH_TOKEN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 NAME = "Buildkite"
-BUILDKITE = "BUILDKITE"
 AGENT = "buildkite-agent"
 NOT_PASSED_ON = frozenset({PYX_API_KEY, UV_API_KEY, PYX_AUTH_TOKEN, UV_AUTH_TOKEN})
 MAX_REASON = 200
+
+MARKERS = (BUILDKITE,)
+"""The variables ``present`` looks at (see ``oidc.CI_MARKERS``)."""
 
 
 def present(environ: Mapping[str, str]) -> bool:

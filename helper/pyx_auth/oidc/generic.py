@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 NAME = "OIDC token"
 MAX_TOKEN_BYTES = 64 * 1024
 
+MARKERS = (PYX_OIDC_TOKEN, PYX_OIDC_TOKEN_FILE)
+"""The variables ``present`` looks at (see ``oidc.CI_MARKERS``)."""
+
 
 def present(environ: Mapping[str, str]) -> bool:
     return PYX_OIDC_TOKEN in environ or PYX_OIDC_TOKEN_FILE in environ

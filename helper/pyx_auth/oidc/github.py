@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 
 from pyx_auth.errors import GitHubOIDCPermissionError, OIDCError
+from pyx_auth.settings import GITHUB_ACTIONS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 NAME = "GitHub Actions"
-GITHUB_ACTIONS = "GITHUB_ACTIONS"
 GITHUB_REPOSITORY = "GITHUB_REPOSITORY"
 REQUEST_URL = "ACTIONS_ID_TOKEN_REQUEST_URL"
 REQUEST_TOKEN = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
@@ -25,6 +25,9 @@ PERMISSION_FIX = (
     "add `permissions: id-token: write` to the job or workflow (pull requests from forks never"
     " get an OIDC token; use an API key there)"
 )
+
+MARKERS = (GITHUB_ACTIONS,)
+"""The variables ``present`` looks at (see ``oidc.CI_MARKERS``)."""
 
 
 def present(environ: Mapping[str, str]) -> bool:

@@ -14,16 +14,18 @@ digit made ``_``); ``PYX_OIDC_TOKEN_VAR`` names another.
 from __future__ import annotations
 
 from pyx_auth.errors import ConfigError, OIDCError
-from pyx_auth.settings import PYX_OIDC_TOKEN_VAR
+from pyx_auth.settings import GITLAB_CI, PYX_OIDC_TOKEN_VAR
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 NAME = "GitLab CI"
-GITLAB_CI = "GITLAB_CI"
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _VARIABLE_CHARS = _NAME_CHARS | frozenset("abcdefghijklmnopqrstuvwxyz")
+
+MARKERS = (GITLAB_CI,)
+"""The variables ``present`` looks at (see ``oidc.CI_MARKERS``)."""
 
 
 def present(environ: Mapping[str, str]) -> bool:
