@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 
+from pyx_auth import fastjson
 from pyx_auth.errors import ConfigError, StoreError
 from pyx_auth.seahash import uv_digest
 from pyx_auth.settings import PYX_CREDENTIALS_DIR, UV_CREDENTIALS_DIR, XDG_DATA_HOME
@@ -149,6 +150,17 @@ class Store:
             return data.decode()
         except UnicodeDecodeError:
             return None
+
+    def read_object(self, name: str) -> dict[str, object] | None:
+        """The file as a JSON object, or None if it is missing, unreadable or anything else."""
+        text = self.read(name)
+        if text is None:
+            return None
+        try:
+            data = fastjson.loads(text)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
 
     def ensure_directory(self) -> None:
         """Create the folder, 0700 at every level we create. Raises ``StoreError``.

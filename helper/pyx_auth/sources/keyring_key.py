@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 
-from pyx_auth import fastjson
 from pyx_auth.errors import CredentialError
 from pyx_auth.sources import Source, Token, single_flight
 from pyx_auth.sources.api_key import read_cached_jwt
@@ -39,15 +38,9 @@ def _is_token_file(name: object) -> bool:
 
 def read_marker(store: Store) -> str | None:
     """The token file named by the marker, or None if there is no usable marker."""
-    text = store.read(MARKER_FILE)
-    if text is None:
-        return None
-    try:
-        data = fastjson.loads(text)
-    except ValueError:
-        return None
-    name = data.get("token_file") if isinstance(data, dict) else None
-    return name if _is_token_file(name) else None
+    data = store.read_object(MARKER_FILE)
+    name = None if data is None else data.get("token_file")
+    return name if isinstance(name, str) and _is_token_file(name) else None
 
 
 def write_marker(store: Store, api_key: str) -> None:

@@ -21,14 +21,8 @@ SOURCE_NAME = "uv login"
 
 def read_tokens(store: Store) -> tuple[str, str] | None:
     """(access token, refresh token) from ``tokens.json``, or None if missing or unusable."""
-    text = store.read(TOKENS_FILE)
-    if text is None:
-        return None
-    try:
-        data = fastjson.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
+    data = store.read_object(TOKENS_FILE)
+    if data is None:
         return None
     access, refresh = data.get("access_token"), data.get("refresh_token")
     if not isinstance(access, str) or not isinstance(refresh, str) or not refresh:

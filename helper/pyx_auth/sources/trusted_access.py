@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 
-from pyx_auth import fastjson, oidc
+from pyx_auth import oidc
 from pyx_auth.errors import ConfigError, CredentialError, PyxAuthError
 from pyx_auth.hosts import parse_origin, split_uri
 from pyx_auth.seahash import uv_digest
@@ -136,14 +136,8 @@ def _identity(provider: ModuleType, settings: Settings) -> str:
 
 def read_cached(store: Store, file_name: str, identity: str) -> Token | None:
     """The cached token if it was minted for this CI job, else None (missing, corrupt, other)."""
-    text = store.read(file_name)
-    if text is None:
-        return None
-    try:
-        data = fastjson.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("identity") != identity:
+    data = store.read_object(file_name)
+    if data is None or data.get("identity") != identity:
         return None
     value, expires = data.get("token"), data.get("expires")
     if not isinstance(value, str) or not value or value != "".join(value.split()):
