@@ -80,7 +80,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-get-") as tmp_name:
         tmp = Path(tmp_name)
-        pyx_auth = args.pyx_auth or _install(tmp / "venv")
+        pyx_auth = os.path.abspath(args.pyx_auth) if args.pyx_auth else _install(tmp / "venv")
         workspace = tmp / "workspace"
         workspace.mkdir()
         with PyxEmulator(api_keys=(API_KEY,)) as emulator:
@@ -107,7 +107,7 @@ def main() -> int:
                 ],
             }
             if args.frozen:
-                contenders["frozen pyx-auth get"] = [args.frozen, "get"]
+                contenders["frozen pyx-auth get"] = [os.path.abspath(args.frozen), "get"]
             tokens = {
                 name: _bearer(_call(argv, request, env, str(workspace))[1])
                 for name, argv in contenders.items()

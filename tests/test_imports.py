@@ -41,6 +41,11 @@ NOT_ON_THE_STUB_PATH = (
     "pyx_auth.commands",
     "pyx_auth.api",
     "pyx_auth.uv_credentials",
+    # CI providers are imported only when a CI marker variable is set (oidc.CI_MARKERS).
+    "pyx_auth.oidc.github",
+    "pyx_auth.oidc.gitlab",
+    "pyx_auth.oidc.buildkite",
+    "pyx_auth.oidc.generic",
 )
 
 
