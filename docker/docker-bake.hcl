@@ -1,6 +1,6 @@
 # Docker Bake with the pyx token as a BuildKit secret (see docker/Dockerfile.example).
 #
-#   export PYX_AUTH_TOKEN="$(pyx-auth token --min-ttl 30m)"
+#   PYX_AUTH_TOKEN="$(pyx-auth token --min-ttl 30m)" && export PYX_AUTH_TOKEN   # stops on failure
 #   docker buildx bake -f docker/docker-bake.hcl                # stage "token": uv <= 0.12.6
 #
 #   netrc="$(mktemp -d)/pyx.netrc"; trap 'rm -rf "$(dirname "$netrc")"' EXIT

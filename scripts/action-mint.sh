@@ -6,8 +6,9 @@
 #   INPUT_API_KEY    a pyx API key; without one, the job's OIDC identity (Trusted Access)
 #   INPUT_MIN_TTL    how long the token must stay valid (default 30m)
 #   INPUT_API_URL    pyx API; also exported as PYX_API_URL to later steps
-# Runner: GITHUB_ENV (gets PYX_AUTH_TOKEN), GITHUB_OUTPUT (gets expires-at), GITHUB_PATH and
-# RUNNER_TEMP (only when pyx-auth has to be installed), GITHUB_ACTION_PATH (this repository).
+# Runner: GITHUB_ENV (gets PYX_AUTH_TOKEN), GITHUB_OUTPUT (gets expires-at), GITHUB_PATH (gets
+# this repository's docker/ folder, for pyx-buildx), RUNNER_TEMP (the token store, and pyx-auth
+# if it has to be installed), GITHUB_ACTION_PATH (this repository).
 # PYX_AUTH_BIN names the pyx-auth executable; default: pyx-auth on PATH, else a pip install of
 # this repository into $RUNNER_TEMP/pyx-auth, put on PATH for later steps.
 #
@@ -39,6 +40,22 @@ find_pyx_auth() {
     fi
 }
 pyx_auth="$(find_pyx_auth)"
+
+# A value written to GITHUB_ENV must be one line, or it could set other variables.
+case "${INPUT_API_URL:-}" in
+    *$'\n'* | *$'\r'*) die "the api-url input must be one line" ;;
+esac
+# A PYX_AUTH_TOKEN exported by an earlier run of this action would outrank the key and the
+# job's identity, and could never be refreshed: mint from the real source.
+unset PYX_AUTH_TOKEN UV_AUTH_TOKEN
+# Keep minted tokens out of the runner's home: self-hosted runners keep it between jobs.
+if [ -z "${PYX_CREDENTIALS_DIR:-}" ] && [ -n "${RUNNER_TEMP:-}" ]; then
+    export PYX_CREDENTIALS_DIR="$RUNNER_TEMP/pyx-credentials"
+fi
+# docker/pyx-buildx (BuildKit secrets) for later steps.
+if [ -n "${GITHUB_PATH:-}" ] && [ -n "${GITHUB_ACTION_PATH:-}" ]; then
+    printf '%s\n' "$GITHUB_ACTION_PATH/docker" >>"$GITHUB_PATH"
+fi
 
 if [ -n "${INPUT_API_KEY:-}" ]; then
     printf '::add-mask::%s\n' "$INPUT_API_KEY"

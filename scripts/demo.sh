@@ -25,8 +25,10 @@ step "start the pyx emulator"
 pyx-auth emulator --port 0 > "$demo_dir/emulator.env" &
 emulator_pid=$!
 for _ in $(seq 100); do grep -q PYX_API_KEY "$demo_dir/emulator.env" 2>/dev/null && break; sleep 0.1; done
-# shellcheck disable=SC2046
-export $(cat "$demo_dir/emulator.env")
+grep -q PYX_API_KEY "$demo_dir/emulator.env" || { echo "the emulator did not start" >&2; exit 1; }
+PYX_API_URL=$(sed -n 's/^PYX_API_URL=//p' "$demo_dir/emulator.env")
+PYX_API_KEY=$(sed -n 's/^PYX_API_KEY=//p' "$demo_dir/emulator.env")
+export PYX_API_URL PYX_API_KEY
 export PYX_CREDENTIALS_DIR="$demo_dir/credentials"
 echo "PYX_API_URL=$PYX_API_URL (API key from the emulator, store in $PYX_CREDENTIALS_DIR)"
 

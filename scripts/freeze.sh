@@ -2,8 +2,8 @@
 # Freeze pyx-auth into the one-dir bundle dist/pyx-auth/ (executable: dist/pyx-auth/pyx-auth),
 # plus dist/pyx-auth-<version>-linux-<arch>.tar.gz and its .sha256. Usage: bash scripts/freeze.sh
 #
-# Needs only python3 (>= 3.11, built with a shared libpython, as distribution and python.org
-# builds are) with venv and pip, and PyPI. Everything else goes into build/freeze-venv. The
+# Needs only python3 (>= 3.11) with venv and pip, and PyPI; on Debian run as root, it installs
+# the shared libpython PyInstaller needs. Everything else goes into build/freeze-venv. The
 # bundle runs where the glibc is at least as new as the build machine's: build on the oldest
 # distribution release you want to run it on. PYTHON=/path/to/python3 picks the interpreter.
 set -euo pipefail
@@ -20,6 +20,16 @@ export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-315532800}"
 # PyInstaller's binary cache (which --clean empties) lives here rather than in ~/.cache, so
 # that builds of other checkouts cannot race with this one.
 export PYINSTALLER_CONFIG_DIR="$PWD/build/pyinstaller-config"
+
+# PyInstaller bundles libpython; Debian's python3 links it statically, so install the shared one.
+python_version=$("${PYTHON:-python3}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+shared=$("${PYTHON:-python3}" -c 'import sysconfig; print(sysconfig.get_config_var("Py_ENABLE_SHARED"))')
+if [ "$shared" != 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+    && ! ldconfig -p | grep -q "libpython$python_version.so"; then
+    echo "--- apt-get install libpython$python_version (PyInstaller needs the shared libpython)" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "libpython$python_version" >/dev/null
+fi
 
 echo "--- build venv ($venv): pyinstaller and pyx-auth with its dependencies" >&2
 "${PYTHON:-python3}" -m venv "$venv"

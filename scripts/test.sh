@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs, then run it. Usage: bash scripts/test.sh [pytest args]
-# System tools (buildah and busybox-static for the container-build tests) come from apt when
-# running as root; the Python side goes into .venv next to this repository.
+# System tools (buildah and busybox-static for the container-build tests, python3-venv where
+# Debian's python3 lacks it) come from apt when running as root; the Python side goes into
+# .venv next to this repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     for pair in buildah:buildah busybox:busybox-static; do
         command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
     done
+    # Debian's python3 comes without venv/ensurepip.
+    python3 -c "import ensurepip" 2>/dev/null || missing+=(python3-venv)
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "installing ${missing[*]} with apt-get" >&2
         apt-get update -qq

@@ -174,3 +174,36 @@ def test_action_yml_passes_every_input_the_script_reads() -> None:
         assert variable in SCRIPT.read_text()
     assert 'run: bash "$GITHUB_ACTION_PATH/scripts/action-mint.sh"' in text
     assert "using: composite" in text
+
+
+def test_action_refuses_a_multiline_api_url(runner: dict[str, str], emulator: PyxEmulator) -> None:
+    """A newline in a value written to GITHUB_ENV would set other variables for later steps."""
+    url = f"{emulator.url}/\nNODE_OPTIONS=--require=/tmp/evil.js"
+    step = run_step(runner, api_key=EMULATOR_API_KEY, api_url=url)
+    assert step.result.returncode == 2
+    assert "api-url input must be one line" in step.result.stderr
+    assert step.github_env == {}
+
+
+def test_action_second_run_mints_from_the_source_not_the_exported_token(
+    runner: dict[str, str], emulator: PyxEmulator
+) -> None:
+    emulator.token_lifetime = 20 * 60
+    first = run_step(runner, api_key=EMULATOR_API_KEY, api_url=emulator.url, min_ttl="15m")
+    assert first.result.returncode == 0, first.result.stderr
+    emulator.token_lifetime = 3600
+    later_job_env = {**runner, **first.github_env}  # PYX_AUTH_TOKEN from the first run
+    second = run_step(later_job_env, api_key=EMULATOR_API_KEY, api_url=emulator.url, min_ttl="45m")
+    assert second.result.returncode == 0, second.result.stderr
+    assert second.github_env["PYX_AUTH_TOKEN"] != first.github_env["PYX_AUTH_TOKEN"]
+    assert emulator.counts()["access-token"] == 2
+
+
+def test_action_puts_pyx_buildx_on_path(runner: dict[str, str], emulator: PyxEmulator) -> None:
+    github_path = Path(runner["RUNNER_TEMP"]) / "github_path"
+    github_path.touch()
+    step = run_step({**runner, "GITHUB_PATH": str(github_path)}, api_key=EMULATOR_API_KEY,
+                    api_url=emulator.url)
+    assert step.result.returncode == 0, step.result.stderr
+    assert github_path.read_text().splitlines() == [str(REPO / "docker")]
+    assert (REPO / "docker" / "pyx-buildx").exists()

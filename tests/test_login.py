@@ -160,10 +160,15 @@ def test_login_single_server_error_is_retried(
     assert (_store() / "tokens.json").exists()
 
 
-def test_login_rejects_stray_arguments_without_echoing_them(
-    run_pyx_auth: RunPyxAuth, pyx_env: dict[str, str]
+@pytest.mark.parametrize(
+    "argv",
+    [("--api-key", "sk-pyx-secret-value"), ("--api-key=sk-pyx-secret-value",),
+     ("sk-pyx-secret-value",)],
+)
+def test_login_rejects_a_key_in_argv_without_echoing_it(
+    run_pyx_auth: RunPyxAuth, pyx_env: dict[str, str], argv: tuple[str, ...]
 ) -> None:
-    result = run_pyx_auth("login", "--api-key", "sk-pyx-secret-value")
+    result = run_pyx_auth("login", *argv)
 
     assert result.returncode == 2
     assert "sk-pyx-secret-value" not in result.stderr
@@ -210,6 +215,7 @@ def test_login_is_used_by_uv_and_refresh_stays_shared(
     assert rotated["refresh_token"] != before["refresh_token"]  # uv refreshed and wrote back
 
     # pyx-auth refreshes with the pair uv rotated: the login survived both tools.
+    emulator.token_lifetime = 3 * 3600  # so that the refreshed token meets --min-ttl
     again = run_pyx_auth("token", "--min-ttl", "2h")
     assert again.returncode == 0, again.stderr
     assert emulator.verify(again.stdout.strip()) is not None

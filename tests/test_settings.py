@@ -45,7 +45,11 @@ def test_settings_empty_variable_still_counts_as_set() -> None:
     assert settings.api_key == ("PYX_API_KEY", "")
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com", "not a url", "https://"])
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://example.com", "not a url", "https://", "https://api.pyx.dev/\nNODE_OPTIONS=x",
+     "https://api.pyx.dev/\r", "https://api.pyx.dev/ x", "https://api.\tpyx.dev"],
+)
 def test_settings_rejects_unusable_api_url(url: str) -> None:
     with pytest.raises(ConfigError, match="PYX_API_URL"):
         Settings({"PYX_API_URL": url})

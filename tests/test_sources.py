@@ -134,6 +134,20 @@ def test_api_key_token_is_renewed_when_min_ttl_exceeds_what_is_left(
     assert (_store(env) / api_key_file(EMULATOR_API_KEY)).read_text() == second
 
 
+def test_min_ttl_longer_than_pyx_issues_fails_and_keeps_the_cache(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    env = {**os.environ, "PYX_API_KEY": EMULATOR_API_KEY}
+    token = run_pyx_auth("token", env=env).stdout.strip()
+    result = run_pyx_auth("token", "--min-ttl", "2h", env=env)
+    _assert_one_line_error(
+        result, "the token from PYX_API_KEY is valid for 60 min, less than the 120 min asked for"
+    )
+    assert emulator.counts()["access-token"] == 2  # it did try to mint a longer-lived one
+    cached = (_store(env) / api_key_file(EMULATOR_API_KEY)).read_text()
+    assert emulator.verify(cached) is not None and cached != token
+
+
 def test_uv_api_key_alias_warns_and_works(
     run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
 ) -> None:
@@ -166,6 +180,7 @@ def test_login_store_refresh_writes_rotated_pair_back(
     assert set(saved) == {"access_token", "refresh_token"}
     assert emulator.counts()["refresh"] == 1
     # The rotated refresh token is the live one: a forced refresh uses it successfully.
+    emulator.token_lifetime = 3 * 3600  # so that the refreshed token meets --min-ttl
     again = run_pyx_auth("token", "--min-ttl", "2h")
     assert again.returncode == 0, again.stderr
     assert emulator.counts()["refresh"] == 2

@@ -74,6 +74,7 @@ def test_uv_login_is_read_refreshed_and_handed_back(
     assert emulator.counts()["refresh"] == 0
 
     # pyx-auth refreshes and writes the rotated single-use refresh token back.
+    emulator.token_lifetime = 3 * 3600  # so that refreshed tokens meet --min-ttl
     forced = run_pyx_auth("token", "--min-ttl", "2h")
     assert forced.returncode == 0, forced.stderr
     after_pyx_auth = _tokens(store)
@@ -89,7 +90,8 @@ def test_uv_login_is_read_refreshed_and_handed_back(
     assert emulator.counts()["refresh"] == 2
 
     # ... and the other way round: pyx-auth refreshes with the pair uv rotated.
-    again = run_pyx_auth("token", "--min-ttl", "2h")
+    emulator.token_lifetime = 4 * 3600  # uv's token (3 h) is stale for 3h30m, the next is not
+    again = run_pyx_auth("token", "--min-ttl", "3h30m")
     assert again.returncode == 0, again.stderr
     assert _tokens(store)["access_token"] == again.stdout.strip()
     assert emulator.counts()["refresh"] == 3

@@ -103,7 +103,7 @@ class Settings:
         raw_url = environ.get(PYX_API_URL) or DEFAULT_API_URL
         api_url = canonical_url(raw_url)
         api = parse_origin(raw_url)
-        if api_url is None or api is None:
+        if api_url is None or api is None or not raw_url.isprintable() or " " in raw_url:
             raise ConfigError(f"{PYX_API_URL} must be an http(s) URL such as {DEFAULT_API_URL}")
         self.api_url = api_url
         """The canonical API URL: what uv hashes to name the store folder."""

@@ -111,10 +111,12 @@ def atomic_write(path: str, data: bytes, *, mode: int = 0o600) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:  # also Ctrl-C: never leave a copy of a token behind
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise StoreError(f"cannot write {path}: {exc.strerror}") from exc
+        if isinstance(exc, OSError):
+            raise StoreError(f"cannot write {path}: {exc.strerror}") from exc
+        raise
 
 
 class Store:

@@ -53,7 +53,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--api-key",
-        action="store_true",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="",  # takes no value: `--api-key=sk-...` is refused below, never echoed
         help="store an API key, read from stdin or a hidden prompt, in the system keyring",
     )
     parser.add_argument(
@@ -87,7 +90,7 @@ def _say(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.stray:
+    if args.stray or args.api_key not in (True, False):
         raise UsageError(
             "login takes no arguments; an API key is read from stdin or a hidden prompt"
             " (pyx-auth login --api-key), never from the command line"

@@ -26,7 +26,8 @@ from __future__ import annotations
 import time
 
 from pyx_auth import claims
-from pyx_auth.errors import NoCredentialsError
+from pyx_auth.errors import CredentialError, NoCredentialsError
+from pyx_auth.settings import REFRESH_MARGIN
 from pyx_auth.store import lock_file_for
 
 TYPE_CHECKING = False
@@ -98,6 +99,11 @@ def single_flight(
         return fetch()
 
 
+def minutes(seconds: float) -> str:
+    """``12 min``: a remaining or past lifetime for messages."""
+    return f"{max(seconds, 0) / 60:.0f} min"
+
+
 def _sources() -> tuple[Source, ...]:
     from pyx_auth.sources.api_key import ApiKeySource
     from pyx_auth.sources.env_token import EnvTokenSource
@@ -150,4 +156,17 @@ def resolve_token(
         return token
     if offline and not source.renews_offline:
         return None
-    return source.renew(settings, margin, deadline)
+    token = source.renew(settings, margin, deadline)
+    if margin > REFRESH_MARGIN and not token.fresh(time.time(), margin):
+        # Asked for more than the usual margin (--min-ttl, PYX_AUTH_NO_EXPIRES): say so rather
+        # than hand out a token that dies early. pyx's tokens live about an hour.
+        left = (
+            "an unknown time"
+            if token.expires_at is None
+            else minutes(token.expires_at - time.time())
+        )
+        raise CredentialError(
+            f"the token from {token.source} is valid for {left}, less than the"
+            f" {minutes(margin)} asked for; ask for less (--min-ttl)"
+        )
+    return token

@@ -6,15 +6,12 @@ import time
 
 from pyx_auth.errors import ConfigError, CredentialError, TokenExpiredError
 from pyx_auth.settings import REFRESH_MARGIN
-from pyx_auth.sources import Source, Token
+from pyx_auth.sources import Source, Token, minutes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyx_auth.settings import Settings
 
-
-def _minutes(seconds: float) -> str:
-    return f"{max(seconds, 0) / 60:.0f} min"
 
 
 class EnvTokenSource(Source):
@@ -49,13 +46,13 @@ class EnvTokenSource(Source):
         left = token.expires_at - time.time()
         if left <= 0:
             raise TokenExpiredError(
-                f"the token in {token.source} expired {_minutes(-left)} ago;"
+                f"the token in {token.source} expired {minutes(-left)} ago;"
                 f" mint a new one (pyx-auth token) or unset {token.source}"
             )
         if margin > REFRESH_MARGIN and left < margin:
             raise CredentialError(
-                f"the token in {token.source} has {_minutes(left)} left, less than the"
-                f" {_minutes(margin)} asked for, and a fixed token cannot be refreshed;"
+                f"the token in {token.source} has {minutes(left)} left, less than the"
+                f" {minutes(margin)} asked for, and a fixed token cannot be refreshed;"
                 f" unset {token.source} or set PYX_API_KEY instead"
             )
         return token

@@ -18,10 +18,8 @@ the closed uv PR #18254, are unconfirmed, hence ``PYX_TRUSTED_ACCESS_PATH`` and
 
 from __future__ import annotations
 
-import time
-
 from pyx_auth import oidc
-from pyx_auth.errors import ConfigError, CredentialError, PyxAuthError
+from pyx_auth.errors import ConfigError, PyxAuthError
 from pyx_auth.hosts import parse_origin, split_uri
 from pyx_auth.seahash import uv_digest
 from pyx_auth.settings import (
@@ -30,7 +28,6 @@ from pyx_auth.settings import (
     PYX_TRUSTED_ACCESS_AUDIENCE,
     PYX_TRUSTED_ACCESS_PATH,
     PYX_WORKSPACE,
-    REFRESH_MARGIN,
 )
 from pyx_auth.sources import Source, Token, single_flight
 from pyx_auth.store import Store
@@ -207,7 +204,7 @@ class TrustedAccessSource(Source):
             store.write(file_name, json.dumps(record))
             return _token(value, expires)
 
-        token = single_flight(
+        return single_flight(
             settings,
             store=store,
             file_name=file_name,
@@ -216,14 +213,6 @@ class TrustedAccessSource(Source):
             read=lambda: read_cached(store, file_name, identity),
             fetch=mint,
         )
-        left = -1.0 if token.expires_at is None else token.expires_at - time.time()
-        if margin > REFRESH_MARGIN and left < margin:  # an explicit --min-ttl, as for env tokens
-            raise CredentialError(
-                f"pyx's Trusted Access token for workspace {workspace} is valid for"
-                f" {max(left, 0) / 60:.0f} min, less than the {margin / 60:.0f} min asked for;"
-                " ask for less (--min-ttl)"
-            )
-        return token
 
     def oidc_token(self, settings: Settings, deadline: float) -> str:
         """A fresh OIDC token from the CI for the configured audience (never cached)."""
