@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -166,3 +169,60 @@ def test_unwritable_store_is_a_clear_error_and_keeps_nothing_half_written(
     result = run_pyx_auth("token", env=env)
     _assert_clean_failure(result, "cannot create the token store")
     assert blocker.read_text() == "a file where the store folder should be"
+
+
+def test_api_key_that_cannot_be_a_header_is_refused_without_echo(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    for key in ("sk-pyx-SECRET\nKEY", "sk-pyx-SECRÉT", "sk-pyx SECRET"):
+        result = run_pyx_auth("token", env={**os.environ, "PYX_API_KEY": key})
+        _assert_clean_failure(result, "PYX_API_KEY contains spaces, control or non-ASCII")
+        assert "SECR" not in result.stderr
+    assert emulator.counts()["access-token"] == 0
+
+
+@pytest.fixture
+def trickling_server() -> Iterator[str]:
+    """A server that answers one byte every 0.3 s, forever: no single read ever times out.
+
+    The emulator's ``hang`` sleeps before a whole answer; this is the other kind of slow.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not stop.wait(0.3):
+                    try:
+                        connection.sendall(b"X")
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+def test_trickling_server_fails_within_the_total_budget(
+    run_pyx_auth: RunPyxAuth, trickling_server: str, pyx_env: dict[str, str]
+) -> None:
+    env = {
+        **os.environ,
+        "PYX_API_URL": trickling_server,
+        "PYX_API_KEY": EMULATOR_API_KEY,
+        "PYX_AUTH_TIMEOUT": "2",
+    }
+    started = time.monotonic()
+    result = run_pyx_auth("token", env=env)
+    _assert_clean_failure(result, "did not answer within 2 s")
+    assert time.monotonic() - started < 6

@@ -87,6 +87,8 @@ DEFAULT_API_ROWS = [
         "full-width letters: IDNA maps them to files.",
     ),
     ("https://api\u3002pyx.dev/", True, "an ideographic full stop is a dot in IDNA"),
+    ("https://evil.com%2f.astralhosted.com/", False, "a percent-encoded host is no host"),
+    ("https://[api.pyx.dev]/", False, "brackets hold IPv6 literals only"),
 ]
 
 
@@ -198,6 +200,8 @@ def test_split_uri_agrees_with_urlsplit(uri: str) -> None:
         "https://[::1/",
         "https://[::1]x/",
         "https://a]b/",
+        "https://[api.pyx.dev]/",
+        "https://evil.com%2f.astralhosted.com/",
         ":empty",
     ],
 )

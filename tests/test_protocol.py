@@ -120,7 +120,7 @@ def test_format_expires_is_utc_whole_seconds_with_z() -> None:
 
 
 def test_bearer_answer_expires_one_minute_before_exp() -> None:
-    answer = json.loads(bearer_answer("tok", 1_900_000_060, with_expires=True))
+    answer = json.loads(bearer_answer("tok", 1_900_000_060, with_expires=True, now=1_800_000_000))
     assert answer == {
         "headers": {"Authorization": ["Bearer tok"]},
         "expires": "2030-03-17T17:46:40Z",
@@ -128,12 +128,23 @@ def test_bearer_answer_expires_one_minute_before_exp() -> None:
 
 
 def test_bearer_answer_without_expires_or_exp_leaves_it_out() -> None:
-    assert "expires" not in bearer_answer("tok", 1_900_000_060, with_expires=False)
-    assert "expires" not in bearer_answer("tok", None, with_expires=True)
+    now = 1_800_000_000
+    assert "expires" not in bearer_answer("tok", 1_900_000_060, with_expires=False, now=now)
+    assert "expires" not in bearer_answer("tok", None, with_expires=True, now=now)
+
+
+def test_bearer_answer_expires_never_in_the_past_nor_after_exp() -> None:
+    """A token with 30 s left: Bazel must not get an ``expires`` already gone."""
+    answer = json.loads(bearer_answer("tok", 1_800_000_030, with_expires=True, now=1_800_000_000))
+    assert answer["expires"] == format_expires(1_800_000_001)
+    nearly = json.loads(
+        bearer_answer("tok", 1_800_000_000, with_expires=True, now=1_800_000_000.5)
+    )
+    assert nearly["expires"] == format_expires(1_800_000_000)  # never later than exp
 
 
 def test_bearer_answer_caps_expires_at_year_9999() -> None:
-    answer = json.loads(bearer_answer("tok", 10**12, with_expires=True))
+    answer = json.loads(bearer_answer("tok", 10**12, with_expires=True, now=1_800_000_000))
     assert answer["expires"] == "9999-12-31T23:59:59Z" == format_expires(LATEST_EXPIRES)
 
 
@@ -179,6 +190,11 @@ def test_fastjson_loads_fails_exactly_where_json_fails(text: str) -> None:
     except ValueError:
         actual = "error"
     assert repr(actual) == repr(expected)
+
+
+def test_fastjson_loads_refuses_deep_nesting_as_a_value_error() -> None:
+    with pytest.raises(ValueError, match="nested too deeply"):
+        fastjson.loads("[" * 100_000 + "]" * 100_000)
 
 
 def test_fastjson_loads_reports_errors_before_json_is_ever_imported() -> None:

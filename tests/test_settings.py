@@ -71,3 +71,15 @@ def test_settings_rejects_bad_timeouts() -> None:
         Settings({"PYX_AUTH_TIMEOUT": "soon"})
     with pytest.raises(ConfigError, match="UV_LOCK_TIMEOUT"):
         Settings({"UV_LOCK_TIMEOUT": "-1"})
+
+
+@pytest.mark.parametrize("name", ["PYX_API_URL", "PYX_CDN_DOMAIN"])
+def test_settings_empty_endpoint_variable_is_an_error_not_the_default(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name} is set but empty"):
+        Settings({name: ""})
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0", "1e30"])
+def test_settings_rejects_unbounded_timeouts(value: str) -> None:
+    with pytest.raises(ConfigError, match="PYX_AUTH_TIMEOUT"):
+        Settings({"PYX_AUTH_TIMEOUT": value})

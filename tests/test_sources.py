@@ -217,3 +217,14 @@ def test_token_never_starts_a_login(
     assert result.returncode == 2
     assert time.monotonic() - started < 10
     assert emulator.counts()["login"] == 0 and emulator.counts()["status"] == 0
+
+
+def test_env_token_with_line_breaks_is_refused_by_token_and_get(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    """A CR/LF inside the token could smuggle another header into Bazel's download."""
+    env = {**os.environ, "PYX_AUTH_TOKEN": "abc\r\nX-Evil: 1"}
+    _assert_one_line_error(run_pyx_auth("token", env=env), "PYX_AUTH_TOKEN contains spaces")
+    request = json.dumps({"uri": f"{emulator.url}/simple/acme/main/"})
+    result = run_pyx_auth("get", input=request, env=env)
+    _assert_one_line_error(result, "PYX_AUTH_TOKEN contains spaces")

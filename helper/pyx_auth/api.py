@@ -10,12 +10,14 @@ and no message ever carries a token, key or raw response body.
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import httpx
 
 from pyx_auth import __version__
-from pyx_auth.errors import CredentialRejectedError, NetworkError, ServiceError
+from pyx_auth.claims import is_single_word
+from pyx_auth.errors import ConfigError, CredentialRejectedError, NetworkError, ServiceError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -84,9 +86,12 @@ class PyxClient:
             if remaining <= 0:
                 raise NetworkError(f"{url} did not answer within {self.settings.timeout:g} s")
             try:
-                response = self._client.request(
-                    method, url, headers=headers, content=content, timeout=remaining
-                )
+                response = self._send(method, url, headers, content, remaining)
+            except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
+                # Raised before sending: its text would quote the header, i.e. the secret.
+                raise ConfigError(
+                    f"{credential} contains characters that cannot be sent in an HTTP header"
+                ) from exc
             except httpx.TimeoutException as exc:
                 raise NetworkError(
                     f"{url} did not answer within {self.settings.timeout:g} s"
@@ -118,6 +123,41 @@ class PyxClient:
             raise ServiceError(f"{url} refused the request with HTTP {status}{summary}")
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str] | None,
+        content: bytes | None,
+        timeout: float,
+    ) -> httpx.Response:
+        """One request that ends within ``timeout`` however slowly the server answers.
+
+        httpx's timeouts bound each connect and each read, not their sum, so a server that
+        trickles a byte a second would outlast Bazel's 10 s. The request runs on a daemon
+        thread that is abandoned (and dies with the process) when the time is up.
+        """
+        outcome: list[httpx.Response | Exception] = []
+
+        def send() -> None:
+            try:
+                outcome.append(
+                    self._client.request(
+                        method, url, headers=headers, content=content, timeout=timeout
+                    )
+                )
+            except Exception as exc:  # handed to the caller's thread
+                outcome.append(exc)
+
+        worker = threading.Thread(target=send, name="pyx-auth-http", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if not outcome:
+            raise httpx.TimeoutException(f"no complete answer within {timeout:.1f} s")
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]
+
     def json_object(self, response: httpx.Response) -> dict[str, object]:
         """The answer as a JSON object, or ``ServiceError``."""
         try:
@@ -131,7 +171,7 @@ class PyxClient:
     def token_field(self, body: dict[str, object], field: str, url: object) -> str:
         """A token-shaped string field of an answer: non-empty, no whitespace."""
         value = body.get(field)
-        if not isinstance(value, str) or not value or value != "".join(value.split()):
+        if not isinstance(value, str) or not is_single_word(value):
             raise ServiceError(f"{url} answered without a usable {field!r}")
         return value
 

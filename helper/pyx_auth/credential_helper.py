@@ -47,7 +47,9 @@ def answer(uri: str, settings: Settings, *, offline: bool) -> str | None:
     token = resolve_token(settings, margin, deadline, offline=offline)
     if token is None:
         return None
-    return bearer_answer(token.value, token.expires_at, with_expires=not settings.no_expires)
+    return bearer_answer(
+        token.value, token.expires_at, with_expires=not settings.no_expires, now=time.time()
+    )
 
 
 def uv_credentials_answer(uri: str, settings: Settings, *, offline: bool) -> str:

@@ -51,6 +51,8 @@ else:
             value, end = _scan(text, start)
         except StopIteration as stop:
             raise ValueError(f"expecting a JSON value at character {stop.value}") from None
+        except RecursionError:
+            raise ValueError("the JSON value is nested too deeply") from None
         except SystemError:
             # CPython 3.11's scanner raises its syntax errors as json.decoder.JSONDecodeError,
             # and fails like this while json.decoder is not imported: let json report it.

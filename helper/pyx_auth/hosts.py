@@ -72,7 +72,7 @@ class SplitUri:
 
 
 def split_uri(uri: str) -> SplitUri | None:
-    """Split an absolute URI; None without a scheme, or with a bad port or IPv6 bracket.
+    """Split an absolute URI; None without a scheme, or with a bad port, bracket or ``%`` host.
 
     Like a browser, surrounding spaces and control characters are ignored. The userinfo ends
     at the *last* ``@`` of the authority, so ``https://api.pyx.dev@evil.example/`` is on
@@ -94,13 +94,13 @@ def split_uri(uri: str) -> SplitUri | None:
             userinfo, _, authority = authority.rpartition("@")
         if authority.startswith("["):
             host, bracket, port_text = authority[1:].partition("]")
-            if not bracket or (port_text and not port_text.startswith(":")):
-                return None
+            if not bracket or (port_text and not port_text.startswith(":")) or ":" not in host:
+                return None  # brackets hold IPv6 literals only
             port_text = port_text[1:]
         else:
             host, _, port_text = authority.partition(":")
-            if "[" in host or "]" in host:
-                return None
+            if "[" in host or "]" in host or "%" in host:
+                return None  # no percent-encoded host names: uv and Java refuse them too
         if port_text:
             if not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
                 return None

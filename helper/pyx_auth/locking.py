@@ -37,8 +37,8 @@ def exclusive_lock(path: str, timeout: float) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= give_up:
                     raise StoreError(
-                        f"another process has held {path} for more than {timeout:.0f} s; "
-                        "try again, or remove the lock file if no pyx-auth or uv is running"
+                        f"another process (pyx-auth or uv refreshing a token) has held {path}"
+                        f" for more than {timeout:.0f} s; try again"
                     ) from None
                 time.sleep(POLL_INTERVAL)
             except OSError as exc:

@@ -81,9 +81,14 @@ def format_answer(headers: dict[str, list[str]], expires_at: float | None = None
     return fastjson.dumps(answer)
 
 
-def bearer_answer(token: str, token_exp: int | None, *, with_expires: bool) -> str:
-    """The answer for a pyx URI; ``expires`` is ``exp`` minus a minute, never past ``exp``."""
+def bearer_answer(token: str, token_exp: int | None, *, with_expires: bool, now: float) -> str:
+    """The answer for a pyx URI; ``expires`` is ``exp`` minus a minute, never past ``exp``.
+
+    A token with less than a minute left (a fixed ``PYX_AUTH_TOKEN``) expires in at most a
+    second, never in the past, so Bazel asks again on its next download.
+    """
     expires_at = None
     if with_expires and token_exp is not None:
-        expires_at = min(token_exp - EXPIRES_EARLY, LATEST_EXPIRES)
+        earliest = min(token_exp, int(now) + 1)
+        expires_at = min(max(token_exp - EXPIRES_EARLY, earliest), LATEST_EXPIRES)
     return format_answer({"Authorization": [f"Bearer {token}"]}, expires_at)

@@ -66,6 +66,16 @@ def _first_set(environ: Mapping[str, str], names: tuple[str, str]) -> tuple[str,
     return None
 
 
+def _non_empty(environ: Mapping[str, str], name: str, default: str) -> str:
+    """The variable, or ``default`` when unset; set but empty is an error, as it is for uv."""
+    value = environ.get(name)
+    if value is None:
+        return default
+    if not value.strip():
+        raise ConfigError(f"{name} is set but empty; unset it to use {default}")
+    return value
+
+
 def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
     raw = environ.get(name)
     if raw is None or raw == "":
@@ -74,7 +84,7 @@ def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
-    if value <= 0:
+    if not 0 < value < 10**9:  # also refuses nan and inf
         raise ConfigError(f"{name} must be a positive number of seconds")
     return value
 
@@ -100,7 +110,7 @@ class Settings:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.warnings: list[str] = []
-        raw_url = environ.get(PYX_API_URL) or DEFAULT_API_URL
+        raw_url = _non_empty(environ, PYX_API_URL, DEFAULT_API_URL)
         api_url = canonical_url(raw_url)
         api = parse_origin(raw_url)
         if api_url is None or api is None or not raw_url.isprintable() or " " in raw_url:
@@ -108,7 +118,7 @@ class Settings:
         self.api_url = api_url
         """The canonical API URL: what uv hashes to name the store folder."""
         self.api: Origin = api
-        cdn = normalize_host((environ.get(PYX_CDN_DOMAIN) or DEFAULT_CDN_DOMAIN).strip())
+        cdn = normalize_host(_non_empty(environ, PYX_CDN_DOMAIN, DEFAULT_CDN_DOMAIN).strip())
         if not cdn or "/" in cdn or ":" in cdn or "." not in cdn:
             raise ConfigError(
                 f"{PYX_CDN_DOMAIN} must be a domain name such as {DEFAULT_CDN_DOMAIN}"

@@ -16,6 +16,7 @@ import sys
 import time
 
 from pyx_auth import claims
+from pyx_auth.claims import is_single_word
 from pyx_auth.errors import LoginTimeoutError, PyxAuthError, UsageError
 from pyx_auth.settings import Settings
 from pyx_auth.sources import active_source
@@ -200,7 +201,7 @@ def _read_api_key() -> str:
     key = text.strip()
     if not key:
         raise UsageError("no API key given; pipe it in or type it at the prompt")
-    if len(key) > MAX_KEY_LENGTH or key != "".join(key.split()):
+    if len(key) > MAX_KEY_LENGTH or not is_single_word(key):
         raise UsageError("that is not an API key: it must be one word without spaces or newlines")
     return key
 

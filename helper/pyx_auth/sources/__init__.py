@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 
 from pyx_auth import claims
-from pyx_auth.errors import CredentialError, NoCredentialsError
+from pyx_auth.errors import CredentialError, NetworkError, NoCredentialsError
 from pyx_auth.settings import REFRESH_MARGIN
 from pyx_auth.store import lock_file_for
 
@@ -77,6 +77,10 @@ class Source:
         raise NotImplementedError
 
 
+REFRESH_FLOOR = 2.0
+"""Seconds of the budget kept for the request itself, however long the lock took."""
+
+
 def single_flight(
     settings: Settings,
     *,
@@ -91,11 +95,18 @@ def single_flight(
 
     ``file_name`` is the token file; its uv lock file is taken. ``fetch`` must write the store.
     """
-    timeout = min(settings.lock_timeout, max(deadline - time.monotonic(), 0.0))
+    floor = min(REFRESH_FLOOR, settings.timeout / 2)
+    timeout = min(settings.lock_timeout, max(deadline - time.monotonic() - floor, 0.0))
     with store.lock(lock_file_for(file_name), timeout):
         token = read()
         if token is not None and token.fresh(time.time(), margin):
             return token
+        if deadline - time.monotonic() < floor:
+            # A refresh cut short may spend a single-use refresh token and lose its successor.
+            raise NetworkError(
+                "the wait for another process's refresh used up the time budget"
+                " (PYX_AUTH_TIMEOUT); try again"
+            )
         return fetch()
 
 

@@ -6,6 +6,7 @@ by uv 0.12.6 is reused by pyx-auth and the other way round.
 
 from __future__ import annotations
 
+from pyx_auth.claims import is_single_word
 from pyx_auth.errors import ConfigError
 from pyx_auth.sources import Source, Token, single_flight
 from pyx_auth.store import Store, api_key_file
@@ -21,7 +22,7 @@ def read_cached_jwt(store: Store, file_name: str, source: str) -> Token | None:
     if text is None:
         return None
     value = text.strip()
-    if not value or value != "".join(value.split()):
+    if not is_single_word(value):
         return None
     return Token(value, source)
 
@@ -40,6 +41,11 @@ class ApiKeySource(Source):
         variable, value = self._key(settings)
         if not value:
             raise ConfigError(f"{variable} is set but empty; unset it or set it to a pyx API key")
+        if not is_single_word(value):
+            raise ConfigError(
+                f"{variable} contains spaces, control or non-ASCII characters; a pyx API key"
+                " is one word (check how it was pasted)"
+            )
         return True
 
     def cached(self, settings: Settings) -> Token | None:

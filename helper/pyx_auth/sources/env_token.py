@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from pyx_auth.claims import is_single_word
 from pyx_auth.errors import ConfigError, CredentialError, TokenExpiredError
 from pyx_auth.settings import REFRESH_MARGIN
 from pyx_auth.sources import Source, Token, minutes
@@ -26,6 +27,11 @@ class EnvTokenSource(Source):
         variable, value = settings.auth_token
         if not value.strip():
             raise ConfigError(f"{variable} is set but empty; unset it or set it to a pyx token")
+        if not is_single_word(value.strip()):
+            raise ConfigError(
+                f"{variable} contains spaces, control or non-ASCII characters; a pyx token is"
+                " one word (print it with `pyx-auth token`)"
+            )
         return True
 
     def cached(self, settings: Settings) -> Token | None:

@@ -18,7 +18,7 @@ the closed uv PR #18254, are unconfirmed, hence ``PYX_TRUSTED_ACCESS_PATH`` and
 
 from __future__ import annotations
 
-from pyx_auth import oidc
+from pyx_auth import claims, oidc
 from pyx_auth.errors import ConfigError, PyxAuthError
 from pyx_auth.hosts import parse_origin, split_uri
 from pyx_auth.seahash import uv_digest
@@ -137,7 +137,7 @@ def read_cached(store: Store, file_name: str, identity: str) -> Token | None:
     if data is None or data.get("identity") != identity:
         return None
     value, expires = data.get("token"), data.get("expires")
-    if not isinstance(value, str) or not value or value != "".join(value.split()):
+    if not isinstance(value, str) or not claims.is_single_word(value):
         return None
     return _token(value, expires)
 
