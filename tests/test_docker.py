@@ -472,6 +472,7 @@ def test_pyx_buildx_asks_for_30_minutes_unless_told_otherwise(
     assert buildx.run("--min-ttl", "10m", ".").returncode == 0
     assert buildx.run("--min-ttl=10m", ".").returncode == 0
     assert emulator.counts()["access-token"] == 1
+    emulator.token_lifetime = 3600  # the replacement must itself last 30 minutes
     assert buildx.run(".").returncode == 0
     assert emulator.counts()["access-token"] == 2
     assert buildx.recorded()["argv"][-1] == "."  # type: ignore[index]

@@ -228,3 +228,14 @@ def test_env_token_with_line_breaks_is_refused_by_token_and_get(
     request = json.dumps({"uri": f"{emulator.url}/simple/acme/main/"})
     result = run_pyx_auth("get", input=request, env=env)
     _assert_one_line_error(result, "PYX_AUTH_TOKEN contains spaces")
+
+
+def test_login_access_token_that_cannot_be_a_header_is_refreshed(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    _, refresh = emulator.issue_tokens()
+    write_uv_login(emulator.mint_access_token() + "\nX-Evil: 1", refresh)
+    result = run_pyx_auth("token")
+    assert result.returncode == 0, result.stderr
+    assert emulator.verify(result.stdout.strip()) is not None
+    assert emulator.counts()["refresh"] == 1

@@ -212,7 +212,7 @@ def test_token_with_inner_whitespace_is_refused_without_echoing_it(
     result = run_pyx_auth("token", "--format", "netrc")
     assert result.returncode == 2
     assert result.stdout == ""
-    assert "contains whitespace" in result.stderr
+    assert "PYX_AUTH_TOKEN contains spaces, control or non-ASCII characters" in result.stderr
     assert "secret-part" not in result.stderr and "evil" not in result.stderr
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-from pyx_auth.errors import ConfigError, CredentialError
+from pyx_auth.errors import ConfigError
 from pyx_auth.settings import GITHUB_ACTIONS, PYX_API_URL, PYX_AUTH_TOKEN, PYX_CDN_DOMAIN
 
 TYPE_CHECKING = False
@@ -58,24 +58,9 @@ def netrc_hosts(settings: Settings) -> tuple[str, ...]:
     return tuple(dict.fromkeys(hosts))
 
 
-def _check(token: Token) -> str:
-    """The token's value, refused if whitespace or control characters would break a format.
-
-    A newline in a header value makes uv panic and pip fail; in netrc or env files it would
-    split the line. Never include the value in the message.
-    """
-    value = token.value
-    if not value.isprintable() or any(char.isspace() for char in value):
-        raise CredentialError(
-            f"the token from {token.source} contains whitespace or control characters;"
-            " set it to a single pyx token"
-        )
-    return value
-
-
 def render(token: Token, output_format: str, settings: Settings) -> str:
     """The token in ``output_format`` (one of ``FORMATS``), without a final newline."""
-    value = _check(token)
+    value = token.value
     if output_format == "raw":
         return value
     if output_format == "env":

@@ -8,6 +8,7 @@ or uv's next refresh fails and its login is lost.
 from __future__ import annotations
 
 from pyx_auth import fastjson
+from pyx_auth.claims import is_single_word
 from pyx_auth.errors import CredentialError
 from pyx_auth.sources import Source, Token, single_flight
 from pyx_auth.store import TOKENS_FILE, Store
@@ -36,6 +37,12 @@ def write_tokens(store: Store, access_token: str, refresh_token: str) -> None:
     store.write(TOKENS_FILE, fastjson.dumps(payload))
 
 
+def access_token(store: Store) -> Token | None:
+    """The stored access token; None if missing or not usable as a header (then it is renewed)."""
+    pair = read_tokens(store)
+    return None if pair is None or not is_single_word(pair[0]) else Token(pair[0], SOURCE_NAME)
+
+
 class OAuthStoreSource(Source):
     name = SOURCE_NAME
 
@@ -43,16 +50,11 @@ class OAuthStoreSource(Source):
         return Store.for_settings(settings).read(TOKENS_FILE) is not None
 
     def cached(self, settings: Settings) -> Token | None:
-        pair = read_tokens(Store.for_settings(settings))
-        return None if pair is None else Token(pair[0], SOURCE_NAME)
+        return access_token(Store.for_settings(settings))
 
     def renew(self, settings: Settings, margin: float, deadline: float) -> Token:
         store = Store.for_settings(settings)
         where = store.path(TOKENS_FILE)
-
-        def read() -> Token | None:
-            pair = read_tokens(store)
-            return None if pair is None else Token(pair[0], SOURCE_NAME)
 
         def refresh() -> Token:
             from pyx_auth.api import PyxClient
@@ -73,7 +75,7 @@ class OAuthStoreSource(Source):
             file_name=TOKENS_FILE,
             margin=margin,
             deadline=deadline,
-            read=read,
+            read=lambda: access_token(store),
             fetch=refresh,
         )
 
