@@ -33,11 +33,12 @@ STUB = REPO / "bazel" / "pyx-credential-helper"
 API_KEY = "sk-pyx-bench"
 
 
-def _find(name: str) -> str:
+def find_executable(name: str) -> str:
+    """``name`` next to this Python (its venv), else on PATH; exits with a hint if missing."""
     beside = Path(sys.executable).with_name(name)
     found = str(beside) if beside.exists() else shutil.which(name)
     if not found:
-        sys.exit(f"bench_get: cannot find {name}; pass --{name} PATH")
+        sys.exit(f"{Path(sys.argv[0]).stem}: cannot find {name}; pass --{name} PATH")
     return found
 
 
@@ -76,7 +77,7 @@ def main() -> int:
     parser.add_argument("--uv", help="uv 0.12.6 executable (default: next to this Python)")
     parser.add_argument("--frozen", help="also time this frozen pyx-auth binary")
     args = parser.parse_args()
-    uv = args.uv or _find("uv")
+    uv = args.uv or find_executable("uv")
 
     with tempfile.TemporaryDirectory(prefix="bench-get-") as tmp_name:
         tmp = Path(tmp_name)

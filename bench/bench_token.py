@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -19,19 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_get import find_executable
+
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
 from pyx_auth.store import api_key_file, store_directory
 
 API_KEY = "sk-pyx-bench"
-
-
-def _default(name: str) -> str:
-    beside = Path(sys.executable).with_name(name)
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if not found:
-        sys.exit(f"bench_token: cannot find {name}; pass --{name} PATH")
-    return found
 
 
 def _time(argv: list[str], env: dict[str, str]) -> float:
@@ -49,8 +42,8 @@ def main() -> int:
     parser.add_argument("--pyx-auth", default=None, help="pyx-auth executable")
     parser.add_argument("--uv", default=None, help="uv 0.12.6 executable")
     args = parser.parse_args()
-    pyx_auth = args.pyx_auth or _default("pyx-auth")
-    uv = args.uv or _default("uv")
+    pyx_auth = args.pyx_auth or find_executable("pyx-auth")
+    uv = args.uv or find_executable("uv")
 
     with PyxEmulator(api_keys=(API_KEY,)) as emulator, tempfile.TemporaryDirectory() as tmp:
         env = {
