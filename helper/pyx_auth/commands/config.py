@@ -12,6 +12,7 @@ import os
 import re
 import sys
 
+from pyx_auth.commands import load_settings
 from pyx_auth.hosts import ascii_host
 from pyx_auth.settings import STATIC_API_HOST, Settings
 
@@ -217,7 +218,7 @@ def _add(
     )
 
     def run(args: argparse.Namespace) -> int:
-        text = snippet(Settings(os.environ), args)
+        text = snippet(load_settings(os.environ), args)
         sys.stdout.write(text)
         return 0
 

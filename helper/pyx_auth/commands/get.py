@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pyx_auth.commands import load_settings
 from pyx_auth.credential_helper import answer
 from pyx_auth.protocol import parse_request
-from pyx_auth.settings import Settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,9 +40,7 @@ def run_request(data: bytes, environ: Mapping[str, str] | None) -> int:
     """Answer with full validation: refreshes if needed, raises ``PyxAuthError`` otherwise."""
     import os
 
-    settings = Settings(os.environ if environ is None else environ)
-    for warning in settings.warnings:
-        sys.stderr.write(f"pyx-auth: warning: {warning}\n")
+    settings = load_settings(os.environ if environ is None else environ)
     text = answer(parse_request(data), settings, offline=False)
     assert text is not None, "the online path always answers or raises"
     sys.stdout.write(text + "\n")

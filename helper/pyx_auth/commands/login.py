@@ -17,6 +17,7 @@ import time
 
 from pyx_auth import claims
 from pyx_auth.claims import is_single_word
+from pyx_auth.commands import load_settings
 from pyx_auth.errors import LoginTimeoutError, PyxAuthError, UsageError
 from pyx_auth.settings import Settings
 from pyx_auth.sources import active_source
@@ -96,9 +97,7 @@ def run(args: argparse.Namespace) -> int:
             "login takes no arguments; an API key is read from stdin or a hidden prompt"
             " (pyx-auth login --api-key), never from the command line"
         )
-    settings = Settings(os.environ)
-    for warning in settings.warnings:
-        _say(f"pyx-auth: warning: {warning}")
+    settings = load_settings(os.environ)
     if args.api_key:
         _api_key_login(settings)
     else:

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 
+from pyx_auth.commands import load_settings
 from pyx_auth.errors import KeyringError, PyxAuthError, StoreError
 from pyx_auth.settings import Settings
 from pyx_auth.store import Store
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from pyx_auth import keyring_store
     from pyx_auth.sources.keyring_key import MARKER_FILE
 
-    settings = Settings(os.environ)
+    settings = load_settings(os.environ)
     store = Store.for_settings(settings)
     _revoke(settings, store)
     keyring_problem: KeyringError | None = None

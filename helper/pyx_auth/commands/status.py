@@ -9,6 +9,7 @@ import sys
 import time
 
 from pyx_auth import claims, oidc
+from pyx_auth.commands import load_settings
 from pyx_auth.commands.token import workspace_argument
 from pyx_auth.errors import PyxAuthError
 from pyx_auth.settings import REFRESH_MARGIN, Settings
@@ -130,9 +131,7 @@ def render(report: dict[str, object]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings(os.environ)
-    for warning in settings.warnings:
-        sys.stderr.write(f"pyx-auth: warning: {warning}\n")
+    settings = load_settings(os.environ)
     settings.workspace = args.workspace
     report, problem = collect(settings)
     sys.stdout.write((json.dumps(report) if args.json else render(report)) + "\n")

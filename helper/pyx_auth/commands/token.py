@@ -7,8 +7,9 @@ import os
 import sys
 import time
 
+from pyx_auth.commands import load_settings
 from pyx_auth.durations import parse_duration
-from pyx_auth.settings import REFRESH_MARGIN, Settings
+from pyx_auth.settings import REFRESH_MARGIN
 from pyx_auth.sources import resolve_token
 from pyx_auth.sources.trusted_access import WORKSPACE_RULE, is_workspace
 from pyx_auth.store import atomic_write
@@ -77,9 +78,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings(os.environ)
-    for warning in settings.warnings:
-        sys.stderr.write(f"pyx-auth: warning: {warning}\n")
+    settings = load_settings(os.environ)
     settings.workspace = args.workspace
     margin = max(REFRESH_MARGIN, args.min_ttl or 0)
     token = resolve_token(settings, margin, time.monotonic() + settings.timeout)
