@@ -33,6 +33,16 @@ STUB = REPO / "bazel" / "pyx-credential-helper"
 API_KEY = "sk-pyx-bench"
 
 
+def print_medians(samples: dict[str, list[float]], *, reference: str) -> None:
+    """One row per contender: median and p90 in ms, and the median's ratio to ``reference``."""
+    baseline = statistics.median(samples[reference])
+    print(f"{'contender':<24} {'median ms':>10} {'p90 ms':>8} {'vs uv':>7}")
+    for name, values in samples.items():
+        median = statistics.median(values)
+        p90 = statistics.quantiles(values, n=10)[-1]
+        print(f"{name:<24} {median:>10.2f} {p90:>8.2f} {median / baseline:>6.2f}x")
+
+
 def find_executable(name: str) -> str:
     """``name`` next to this Python (its venv), else on PATH; exits with a hint if missing."""
     beside = Path(sys.executable).with_name(name)
@@ -130,12 +140,7 @@ def main() -> int:
         f"`get` on a cached token, {args.calls} interleaved calls each ({version};"
         f" pyx-auth {pyx_auth}; Python {sys.version.split()[0]})"
     )
-    reference = statistics.median(samples["uv auth helper"])
-    print(f"{'contender':<24} {'median ms':>10} {'p90 ms':>8} {'vs uv':>7}")
-    for name, values in samples.items():
-        median = statistics.median(values)
-        p90 = statistics.quantiles(values, n=10)[-1]
-        print(f"{name:<24} {median:>10.2f} {p90:>8.2f} {median / reference:>6.2f}x")
+    print_medians(samples, reference="uv auth helper")
     print(f"token exchanges served: {exchanges} (the first warm-up call; every other call hit)")
     return 0
 

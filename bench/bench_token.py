@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench_get import find_executable
+from bench_get import find_executable, print_medians
 
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
@@ -70,12 +69,7 @@ def main() -> int:
         print(file=sys.stderr)
         counts = emulator.counts()
 
-    reference = statistics.median(samples["uv auth token (mints)"])
-    print(f"{'contender':<24} {'median ms':>10} {'p90 ms':>8} {'vs uv':>7}")
-    for name, values in samples.items():
-        median = statistics.median(values)
-        p90 = statistics.quantiles(values, n=10)[-1]
-        print(f"{name:<24} {median:>10.1f} {p90:>8.1f} {median / reference:>6.2f}x")
+    print_medians(samples, reference="uv auth token (mints)")
     print(f"exchanges served by the emulator: {counts['access-token']} "
           f"({args.rounds} cold pyx-auth + {args.rounds + 1} uv)")
     return 0
