@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyx_auth.credential_helper import is_pyx_uri
+from pyx_auth.credential_helper import is_pyx
 from pyx_auth.hosts import (
     canonical_url,
     has_userinfo,
@@ -98,7 +98,7 @@ DEFAULT_API_ROWS = [
     ids=[why for _, _, why in DEFAULT_API_ROWS],
 )
 def test_is_pyx_uri_with_default_api(uri: str, expected: bool) -> None:
-    assert is_pyx_uri(uri, Settings(DEFAULTS)) is expected
+    assert is_pyx(parse_origin(uri), Settings(DEFAULTS)) is expected
 
 
 CUSTOM_ROWS = [
@@ -129,7 +129,7 @@ CUSTOM_ROWS = [
 
 @pytest.mark.parametrize(("env", "uri", "expected"), CUSTOM_ROWS)
 def test_is_pyx_uri_with_custom_api_or_cdn(env: dict[str, str], uri: str, expected: bool) -> None:
-    assert is_pyx_uri(uri, Settings(env)) is expected
+    assert is_pyx(parse_origin(uri), Settings(env)) is expected
 
 
 @pytest.mark.parametrize(

@@ -52,13 +52,13 @@ from pyx_auth.protocol import (
     ids=["bazel", "trailing-newline", "whitespace-and-extra-fields", "escaped-slashes"],
 )
 def test_parse_request_accepts_what_bazel_sends(data: bytes) -> None:
-    assert parse_request(data) == "https://api.pyx.dev/simple/"
+    assert parse_request(data).text == "https://api.pyx.dev/simple/"
 
 
 def test_parse_request_decodes_gson_html_escapes() -> None:
     uri = "https://files.astralhosted.com/f.whl?a=b&c='d'<e>"
     assert b"\\u003d" in gson_request(uri) and b"\\u0026" in gson_request(uri)
-    assert parse_request(gson_request(uri)) == uri
+    assert parse_request(gson_request(uri)).text == uri
 
 
 @pytest.mark.parametrize(

@@ -27,14 +27,14 @@ def test_settings_endpoint_replaces_api_path_like_uv() -> None:
 def test_settings_pyx_auth_token_wins_over_uv_alias() -> None:
     settings = Settings({"PYX_AUTH_TOKEN": "a", "UV_AUTH_TOKEN": "b"})
     assert settings.auth_token == ("PYX_AUTH_TOKEN", "a")
-    assert settings.warnings == []
+    assert settings.warnings == ()
 
 
 def test_settings_uv_aliases_are_used_with_a_deprecation_warning() -> None:
     settings = Settings({"UV_AUTH_TOKEN": "a", "UV_API_KEY": "k"})
     assert settings.auth_token == ("UV_AUTH_TOKEN", "a")
     assert settings.api_key == ("UV_API_KEY", "k")
-    assert settings.warnings == [
+    assert list(settings.warnings) == [
         "UV_AUTH_TOKEN is deprecated; set PYX_AUTH_TOKEN instead",
         "UV_API_KEY is deprecated; set PYX_API_KEY instead",
     ]

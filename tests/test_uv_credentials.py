@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from pyx_auth.credential_helper import answer, answer_offline
+from pyx_auth.protocol import absolute_uri
 from pyx_auth.errors import ConfigError, PyxAuthError, StoreError, UsageError
 from pyx_auth.settings import Settings
 from pyx_auth.uv_credentials import Credential, Url, authorization, credentials_file, parse, select
@@ -346,7 +347,9 @@ def test_authorization_refuses_a_user_name_that_is_not_utf8(tmp_path: Path) -> N
 
 def _answered(uri: str, settings: Settings, *, offline: bool) -> str:
     try:
-        return str(answer(uri, settings, offline=offline))
+        request = absolute_uri(uri)
+        assert request is not None, uri
+        return str(answer(request, settings, offline=offline))
     except PyxAuthError as exc:
         return f"{type(exc).__name__}: {exc}"
 

@@ -16,8 +16,8 @@ import time
 import httpx
 
 from pyx_auth import __version__
-from pyx_auth.claims import is_single_word
 from pyx_auth.errors import ConfigError, CredentialRejectedError, NetworkError, ServiceError
+from pyx_auth.headers import is_single_word
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -186,10 +186,12 @@ class PyxClient:
         )
         return self.token_field(self.json_object(response), "access_token", response.request.url)
 
-    def refresh(self, refresh_token: str, credential: str) -> tuple[str, str]:
+    def refresh(self, refresh_token: str, credential: str) -> tuple[str | None, str]:
         """``POST /auth/cli/refresh``: the new (access token, refresh token) pair.
 
         The old refresh token is spent whatever happens next; the caller must store the pair.
+        The access token is None when pyx sent none usable: the rotated refresh token must
+        still be stored, or the login is lost.
         """
         response = self.request(
             "POST",
@@ -200,10 +202,9 @@ class PyxClient:
             content=json.dumps({"refresh_token": refresh_token}).encode(),
         )
         body = self.json_object(response)
-        url = response.request.url
-        return self.token_field(body, "access_token", url), self.token_field(
-            body, "refresh_token", url
-        )
+        rotated = self.token_field(body, "refresh_token", response.request.url)
+        access = body.get("access_token")
+        return (access if isinstance(access, str) and is_single_word(access) else None), rotated
 
     def mint_trusted_access(
         self, path: str, oidc_token: str, *, workspace: str, presented: str

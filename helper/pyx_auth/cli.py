@@ -12,37 +12,51 @@ import sys
 
 from pyx_auth.errors import PyxAuthError
 from pyx_auth.protocol import MAX_REQUEST_BYTES
-from pyx_auth.settings import PYX_AUTH_DEBUG
+from pyx_auth.settings import PYX_AUTH_DEBUG, debug_enabled
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
 
-HELP_EPILOG = """\
-credential sources, first match wins (the same order as uv 0.12.6):
-  1. PYX_AUTH_TOKEN   a ready pyx token, used as given (UV_AUTH_TOKEN: deprecated alias)
-  2. PYX_API_KEY      an API key, exchanged for a token cached in uv's store
-                      (UV_API_KEY: deprecated alias)
-  3. Trusted Access   in CI (GitHub Actions, Buildkite, GitLab, PYX_OIDC_TOKEN[_FILE]): the
-                      job's OIDC token exchanged for a token for the workspace (--workspace,
-                      the request URI or PYX_WORKSPACE); pyx-auth only
-  4. keyring          an API key stored by `pyx-auth login --api-key` (asked only to mint)
-  5. uv's login       <store>/tokens.json, refreshed with its single-use refresh token
-
+ENVIRONMENT_HELP = """\
 environment:
   PYX_API_URL          pyx API (default https://api.pyx.dev)
   PYX_CDN_DOMAIN       CDN domain whose https hosts get the token (default astralhosted.com)
   PYX_CREDENTIALS_DIR  root of the shared token store (default ~/.local/share/pyx/credentials)
+  UV_CREDENTIALS_DIR, XDG_DATA_HOME: as in uv, for locating the store
   PYX_AUTH_NO_EXPIRES  1: `get` omits "expires" and hands out tokens valid >= 35 min
   PYX_AUTH_TIMEOUT     total network budget in seconds (default 8, inside Bazel's 10)
   UV_LOCK_TIMEOUT      longest wait for the store's refresh lock (default 300 s)
-  PYX_AUTH_DEBUG       1: show a traceback for internal errors
+  PYX_AUTH_DEBUG       1: trace each decision on stderr, and show a traceback for internal
+                       errors
   PYX_WORKSPACE, PYX_TRUSTED_ACCESS_AUDIENCE, PYX_TRUSTED_ACCESS_PATH, PYX_OIDC_TOKEN,
   PYX_OIDC_TOKEN_FILE, PYX_OIDC_TOKEN_VAR: Trusted Access, see the README
 
 A variable set to an empty string is an error, never an empty token.
 """
+HELP_WIDTH = 94
+NAME_WIDTH = 16
+
+
+def help_epilog() -> str:
+    """The sources in their order (from ``sources.SOURCES`` itself), then the variables."""
+    import textwrap
+
+    from pyx_auth.sources import SOURCES
+
+    lines = ["credential sources, first match wins (the same order as uv 0.12.6):"]
+    for number, source in enumerate(SOURCES, 1):
+        lead = f"  {number}. {source.name:<{NAME_WIDTH}} "
+        lines += textwrap.wrap(
+            source.summary,
+            HELP_WIDTH,
+            initial_indent=lead,
+            subsequent_indent=" " * len(lead),
+            break_on_hyphens=False,
+        )
+    return "\n".join(lines) + "\n\n" + ENVIRONMENT_HELP
+
 
 INTERNAL_ERROR_EXIT = 2
 INTERRUPTED_EXIT = 130
@@ -68,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pyx-auth",
         description="Short-lived pyx credentials for Bazel, Docker and CI, sharing uv's pyx"
         " token store.",
-        epilog=HELP_EPILOG,
+        epilog=help_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"pyx-auth {__version__}")
@@ -104,10 +118,7 @@ def _run(argv: Sequence[str], stdin: bytes | None) -> int:
         from pyx_auth.commands import get
 
         return get.run_request(stdin, os.environ)
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "get":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args = build_parser().parse_args(argv)
     return int(args.run(args))
 
 
@@ -125,7 +136,7 @@ def main(argv: Sequence[str] | None = None, stdin: bytes | None = None) -> int:
     except BrokenPipeError:
         return INTERNAL_ERROR_EXIT
     except Exception as exc:  # the edge: anything else is a bug, but still one line
-        if os.environ.get(PYX_AUTH_DEBUG):
+        if debug_enabled(os.environ):
             raise
         _error(
             f"internal error ({type(exc).__name__}); rerun with {PYX_AUTH_DEBUG}=1 for details"

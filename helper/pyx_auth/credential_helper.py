@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import time
 
+from pyx_auth import trace
 from pyx_auth.errors import PyxAuthError, UsageError
-from pyx_auth.hosts import has_userinfo, is_pyx_origin, parse_origin
+from pyx_auth.hosts import is_pyx_origin
 from pyx_auth.protocol import EMPTY_ANSWER, bearer_answer, format_answer, parse_request
 from pyx_auth.settings import NO_EXPIRES_MIN_TTL, REFRESH_MARGIN, Settings
 from pyx_auth.sources import resolve_token
@@ -23,28 +24,38 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from pyx_auth.hosts import Origin
+    from pyx_auth.protocol import RequestUri
 
-def is_pyx_uri(uri: str, settings: Settings) -> bool:
-    """Whether a pyx token may be attached to ``uri`` under these settings."""
-    origin = parse_origin(uri)
+
+def is_pyx(origin: Origin | None, settings: Settings) -> bool:
+    """Whether a pyx token may be sent to ``origin`` under these settings."""
     return origin is not None and is_pyx_origin(
         origin, settings.api, settings.cdn_domain, settings.extra_pyx_hosts
     )
 
 
-def answer(uri: str, settings: Settings, *, offline: bool) -> str | None:
-    """The JSON answer for ``uri``; None only when ``offline`` and the network is needed."""
-    if not is_pyx_uri(uri, settings):
-        return uv_credentials_answer(uri, settings, offline=offline)
-    if has_userinfo(uri):
+def answer(
+    uri: RequestUri, settings: Settings, *, offline: bool, workspace: str | None = None
+) -> str | None:
+    """The JSON answer for ``uri``; None only when ``offline`` and the network is needed.
+
+    ``workspace`` overrides the one the URI names (Trusted Access tokens are per workspace).
+    """
+    origin = uri.origin
+    if origin is None or not is_pyx(origin, settings):
+        trace.debug(settings, f"{origin or uri.parts.scheme + ':'} is not a pyx host: uv's answer")
+        return uv_credentials_answer(uri.text, settings, offline=offline)
+    if uri.parts.userinfo is not None:
         raise UsageError(
             "the URI names a user; pyx-auth does not attach pyx tokens to URIs with userinfo"
         )
-    if settings.workspace is None:  # Trusted Access tokens are per workspace
-        settings.workspace = workspace_from_uri(uri, settings)
+    trace.debug(settings, f"{origin} is a pyx host")
+    if workspace is None:
+        workspace = workspace_from_uri(origin, uri.parts, settings)
     margin = NO_EXPIRES_MIN_TTL if settings.no_expires else REFRESH_MARGIN
     deadline = time.monotonic() + settings.timeout
-    token = resolve_token(settings, margin, deadline, offline=offline)
+    token = resolve_token(settings, margin, deadline, workspace=workspace, offline=offline)
     if token is None:
         return None
     return bearer_answer(
@@ -62,10 +73,13 @@ def uv_credentials_answer(uri: str, settings: Settings, *, offline: bool) -> str
 
 
 def answer_offline(data: bytes, environ: Mapping[str, str]) -> str | None:
-    """The cache-hit answer, or None to let the full path decide (and explain any error)."""
+    """The cache-hit answer, or None to let the full path decide (and explain any error).
+
+    Warnings and the debug trace are the full path's to print, so it steps aside for them.
+    """
     try:
         settings = Settings(environ)
-        if settings.warnings:
+        if settings.warnings or settings.debug:
             return None
         return answer(parse_request(data), settings, offline=True)
     except PyxAuthError:

@@ -158,10 +158,11 @@ def normalize_host(host: str) -> str | None:
 
 def parse_origin(uri: str) -> Origin | None:
     """The origin of an absolute URI, or None when it has no scheme, no host or a bad port."""
-    return _origin(split_uri(uri))
+    return origin_of(split_uri(uri))
 
 
-def _origin(parts: SplitUri | None) -> Origin | None:
+def origin_of(parts: SplitUri | None) -> Origin | None:
+    """The origin of split URI components, as ``parse_origin`` gives it."""
     if parts is None or parts.host is None:
         return None
     host = normalize_host(parts.host)
@@ -184,7 +185,7 @@ def canonical_url(url: str) -> str | None:
     one trailing ``/`` removed from a longer path, the path percent-decoded.
     """
     parts = split_uri(url)
-    origin = _origin(parts)
+    origin = origin_of(parts)
     if parts is None or origin is None or origin.scheme not in DEFAULT_PORTS:
         return None
     path = percent_decode(parts.path) or "/"

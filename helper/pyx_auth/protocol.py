@@ -12,7 +12,11 @@ import time
 
 from pyx_auth import fastjson
 from pyx_auth.errors import UsageError
-from pyx_auth.hosts import DEFAULT_PORTS, parse_origin, split_uri
+from pyx_auth.hosts import DEFAULT_PORTS, origin_of, split_uri
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyx_auth.hosts import Origin, SplitUri
 
 MAX_REQUEST_BYTES = 64 * 1024
 EXPIRES_EARLY = 60
@@ -22,7 +26,19 @@ LATEST_EXPIRES = 253402300799
 """9999-12-31T23:59:59Z: Bazel's ``yyyy`` takes no fifth digit, so ``expires`` stops here."""
 
 
-def parse_request(data: bytes) -> str:
+class RequestUri:
+    """The request's URI, split once: its text, its components, and its origin (None when it
+    has no host, as ``mailto:`` has none)."""
+
+    __slots__ = ("origin", "parts", "text")
+
+    def __init__(self, text: str, parts: SplitUri, origin: Origin | None) -> None:
+        self.text = text
+        self.parts = parts
+        self.origin = origin
+
+
+def parse_request(data: bytes) -> RequestUri:
     """The ``uri`` of a ``get`` request, or ``UsageError`` saying what is wrong with it."""
     if len(data) > MAX_REQUEST_BYTES:
         raise UsageError(f"the request on stdin is larger than {MAX_REQUEST_BYTES // 1024} KiB")
@@ -43,29 +59,38 @@ def parse_request(data: bytes) -> str:
     uri = request.get("uri")
     if not isinstance(uri, str):
         raise UsageError('the request has no "uri" string')
-    if not is_absolute_uri(uri):
+    parsed = absolute_uri(uri)
+    if parsed is None:
         raise UsageError(
             'the request\'s "uri" is not an absolute URI; expected {"uri": "https://host/..."}'
         )
-    return uri
+    return parsed
 
 
 def is_absolute_uri(uri: str) -> bool:
-    """A scheme, printable characters only, and a host for ``http``/``https``.
+    """Whether ``absolute_uri`` accepts ``uri``."""
+    return absolute_uri(uri) is not None
+
+
+def absolute_uri(uri: str) -> RequestUri | None:
+    """``uri`` split, if it has a scheme, printable characters only, and a host for http(s).
 
     What ``java.net.URI`` can produce: no spaces or control characters, no backslash (which
     other parsers read as ``/``, moving the host), no lone surrogates.
     """
     if "\\" in uri or any(ord(char) < 0x21 or ord(char) == 0x7F for char in uri):
-        return False
+        return None
     try:
         uri.encode()
     except UnicodeEncodeError:  # a lone surrogate, sent as a \ud800 escape
-        return False
+        return None
     parts = split_uri(uri)
-    return parts is not None and (
-        parts.scheme not in DEFAULT_PORTS or parse_origin(uri) is not None
-    )
+    if parts is None:
+        return None
+    origin = origin_of(parts)
+    if origin is None and parts.scheme in DEFAULT_PORTS:
+        return None
+    return RequestUri(uri, parts, origin)
 
 
 def format_expires(timestamp: float) -> str:

@@ -18,7 +18,13 @@ from __future__ import annotations
 import json
 
 from pyx_auth.errors import ConfigError
-from pyx_auth.settings import GITHUB_ACTIONS, PYX_API_URL, PYX_AUTH_TOKEN, PYX_CDN_DOMAIN
+from pyx_auth.settings import (
+    CDN_HOST_PREFIXES,
+    GITHUB_ACTIONS,
+    PYX_API_URL,
+    PYX_AUTH_TOKEN,
+    PYX_CDN_DOMAIN,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,8 +37,6 @@ if TYPE_CHECKING:
 FORMATS = ("raw", "env", "json", "netrc")
 NETRC_LOGIN = "__token__"
 """The user name pyx expects from tools that send the token as a Basic password."""
-CDN_HOST_PREFIXES = ("files", "views", "files-static", "views-static")
-"""Hosts under the CDN domain that pyx served files and views from (besides the bare domain)."""
 
 
 def netrc_hosts(settings: Settings) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ import sys
 
 from pyx_auth.commands import load_settings
 from pyx_auth.hosts import ascii_host
-from pyx_auth.settings import STATIC_API_HOST, Settings
+from pyx_auth.settings import CDN_FILE_HOSTS, CDN_VIEW_HOSTS, STATIC_API_HOST, Settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def _index_urls(settings: Settings, workspace: str, view: str) -> tuple[str, str
     """
     cdn = ascii_host(settings.cdn_domain) or settings.cdn_domain
     api = settings.api_url.rstrip("/")
-    return api, f"{api}/simple/{workspace}/{view}", f"https://files.{cdn}"
+    return api, f"{api}/simple/{workspace}/{view}", f"https://{CDN_FILE_HOSTS[0]}.{cdn}"
 
 
 def dependabot(settings: Settings, args: argparse.Namespace) -> str:
@@ -189,7 +189,7 @@ def artifactory(settings: Settings, args: argparse.Namespace) -> str:
         "Password / Access Token:      <the pyx API key>",
         "# Advanced:",
         f"Lenient Host Authentication:  on  (the index links to {files_url}, views to",
-        f"                                   https://views.{cdn})",
+        f"                                   https://{CDN_VIEW_HOSTS[0]}.{cdn})",
         "Bypass HEAD Requests:         on",
         "# Terraform / Pulumi (jfrog/artifactory): url, pypi_registry_url, pypi_repository_suffix.",
     ]
@@ -197,9 +197,9 @@ def artifactory(settings: Settings, args: argparse.Namespace) -> str:
         lines += [
             "#",
             "# Static IP addresses, for firewalls that allow-list by address:",
-            f"URL:                          https://files-static.{cdn}",
+            f"URL:                          https://{CDN_FILE_HOSTS[1]}.{cdn}",
             f"Registry URL:                 https://{STATIC_API_HOST}",
-            f"# (views then come from https://views-static.{cdn})",
+            f"# (views then come from https://{CDN_VIEW_HOSTS[1]}.{cdn})",
         ]
     return "\n".join(lines) + "\n"
 

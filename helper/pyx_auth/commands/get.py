@@ -27,21 +27,19 @@ Errors: one line on stderr, exit 2, nothing on stdout. Never interactive.
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+    # No run: cli.main answers `get` before argparse; this parser serves `get --help` only.
+    subparsers.add_parser(
         "get",
         help="Bazel credential helper: answer a request on stdin",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(run=lambda args: run_request(sys.stdin.buffer.read(), None))
 
 
-def run_request(data: bytes, environ: Mapping[str, str] | None) -> int:
+def run_request(data: bytes, environ: Mapping[str, str]) -> int:
     """Answer with full validation: refreshes if needed, raises ``PyxAuthError`` otherwise."""
-    import os
-
-    settings = load_settings(os.environ if environ is None else environ)
+    settings = load_settings(environ)
     text = answer(parse_request(data), settings, offline=False)
-    assert text is not None, "the online path always answers or raises"
+    assert text is not None, "only the offline path answers None"
     sys.stdout.write(text + "\n")
     return 0

@@ -16,16 +16,18 @@ import sys
 import time
 
 from pyx_auth import claims
-from pyx_auth.claims import is_single_word
-from pyx_auth.commands import load_settings
+from pyx_auth.commands import load_settings, say
 from pyx_auth.errors import LoginTimeoutError, PyxAuthError, UsageError
+from pyx_auth.headers import is_single_word
 from pyx_auth.settings import Settings
-from pyx_auth.sources import active_source
+from pyx_auth.sources import Lookup, active
 from pyx_auth.store import TOKENS_LOCK, Store
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from pyx_auth.sources.base import Source
 
 DEFAULT_TIMEOUT = 60.0
 """How long to wait for the browser login, as uv does."""
@@ -86,11 +88,6 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
-
-
 def run(args: argparse.Namespace) -> int:
     if args.stray or args.api_key not in (True, False):
         raise UsageError(
@@ -110,16 +107,18 @@ def _org(access_token: str, settings: Settings) -> str:
     return org if isinstance(org, str) and org else settings.api_url
 
 
-def _note_precedence(settings: Settings, stored: str) -> None:
+def _note_precedence(settings: Settings, stored: Source) -> None:
     """Say so when a source earlier in the order hides what was just stored."""
     try:
-        source = active_source(settings)
+        lookup = Lookup(settings)
+        credential = active(lookup)
+        mine = stored.bind(lookup)
     except PyxAuthError:
         return
-    if source is not None and source.name != stored:
-        _say(
+    if credential is not None and (mine is None or credential.describe() != mine.describe()):
+        say(
             "note: pyx-auth does not use this login while an earlier source is configured"
-            f" ({source.describe(settings)})"
+            f" ({credential.describe()})"
         )
 
 
@@ -150,14 +149,14 @@ def _browser_login(settings: Settings, *, timeout: float, open_browser: bool) ->
     import uuid
 
     from pyx_auth.api import PyxClient
-    from pyx_auth.sources.oauth_store import SOURCE_NAME, write_tokens
+    from pyx_auth.sources.oauth_store import SOURCE, write_tokens
 
     session = str(uuid.uuid4())
     url = settings.endpoint(f"auth/cli/login/{session}")
-    _say(f"Open this URL in your browser: {url}")
+    say(f"Open this URL in your browser: {url}")
     if open_browser and _can_open_browser(os.environ):
         _open_browser(url)
-    _say(f"Waiting up to {timeout:g} s for the login to finish in the browser...")
+    say(f"Waiting up to {timeout:g} s for the login to finish in the browser...")
     give_up = time.monotonic() + timeout
     with PyxClient(settings, give_up) as client:
         while True:
@@ -177,8 +176,8 @@ def _browser_login(settings: Settings, *, timeout: float, open_browser: bool) ->
     # Under uv's lock, so a refresh running right now cannot write its older pair over ours.
     with store.lock(TOKENS_LOCK, min(settings.lock_timeout, settings.timeout)):
         write_tokens(store, access, refresh)
-    _say(f"Logged in to {_org(access, settings)}")
-    _note_precedence(settings, SOURCE_NAME)
+    say(f"Logged in to {_org(access, settings)}")
+    _note_precedence(settings, SOURCE)
 
 
 # -- the API key in the keyring ------------------------------------------------------------
@@ -208,7 +207,7 @@ def _read_api_key() -> str:
 def _api_key_login(settings: Settings) -> None:
     from pyx_auth import keyring_store
     from pyx_auth.api import PyxClient
-    from pyx_auth.sources.keyring_key import SOURCE_NAME, write_marker
+    from pyx_auth.sources.keyring_key import SOURCE, write_marker
     from pyx_auth.store import api_key_file
 
     key = _read_api_key()
@@ -221,9 +220,9 @@ def _api_key_login(settings: Settings) -> None:
     store.write(api_key_file(key), access)
     write_marker(store, key)
     service = keyring_store.service_name(settings)
-    _say(f"Logged in to {_org(access, settings)} with an API key")
-    _say(
+    say(f"Logged in to {_org(access, settings)} with an API key")
+    say(
         f"Stored the API key in the system keyring ({backend}): service {service!r},"
         f" user {keyring_store.USERNAME!r}"
     )
-    _note_precedence(settings, SOURCE_NAME)
+    _note_precedence(settings, SOURCE)

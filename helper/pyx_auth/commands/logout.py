@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
-from pyx_auth.commands import load_settings
+from pyx_auth.commands import load_settings, say
 from pyx_auth.errors import KeyringError, PyxAuthError, StoreError
 from pyx_auth.settings import Settings
 from pyx_auth.store import Store
@@ -31,11 +30,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         " remove, says so and exits 0.",
     )
     parser.set_defaults(run=run)
-
-
-def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
             keyring_problem = exc
         service = keyring_store.service_name(settings)
         if removed_key:
-            _say(f"Removed the API key from the system keyring (service {service!r})")
+            say(f"Removed the API key from the system keyring (service {service!r})")
         elif keyring_problem is None:
-            _say(f"The system keyring held no API key for service {service!r}")
+            say(f"The system keyring held no API key for service {service!r}")
     removed_store = _remove_store(store)
     if keyring_problem is not None:
         raise KeyringError(
@@ -64,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             f" {keyring_store.service_name(settings)!r}, user {keyring_store.USERNAME!r})"
         )
     if not (removed_key or removed_store):
-        _say(
+        say(
             f"Nothing to remove: not logged in to {settings.api_url}"
             f" ({store.directory} does not exist)"
         )
@@ -83,15 +77,15 @@ def _revoke(settings: Settings, store: Store) -> None:
         with PyxClient(settings, time.monotonic() + settings.timeout) as client:
             revoked = client.logout(pair[0])
     except PyxAuthError as exc:
-        _say(
+        say(
             f"warning: could not revoke the login on the server ({exc}); its refresh token"
             " is deleted here anyway"
         )
         return
     if revoked:
-        _say(f"Revoked the login's refresh tokens at {settings.api}")
+        say(f"Revoked the login's refresh tokens at {settings.api}")
     else:
-        _say("pyx no longer accepted the stored login (HTTP 401); nothing to revoke there")
+        say("pyx no longer accepted the stored login (HTTP 401); nothing to revoke there")
 
 
 def _remove_store(store: Store) -> bool:
@@ -102,7 +96,7 @@ def _remove_store(store: Store) -> bool:
     try:
         if os.path.islink(directory):
             os.unlink(directory)
-            _say(f"Removed the link {directory} (its target was left alone)")
+            say(f"Removed the link {directory} (its target was left alone)")
             return True
         if not os.path.isdir(directory):
             return False
@@ -111,5 +105,5 @@ def _remove_store(store: Store) -> bool:
     except OSError as exc:
         raise StoreError(f"cannot remove {directory}: {exc.strerror or exc}") from exc
     listing = ", ".join(names) if names else "empty"
-    _say(f"Removed the token store {directory} ({listing})")
+    say(f"Removed the token store {directory} ({listing})")
     return True

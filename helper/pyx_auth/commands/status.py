@@ -9,17 +9,13 @@ import sys
 import time
 
 from pyx_auth import claims, oidc
-from pyx_auth.commands import load_settings
-from pyx_auth.commands.token import workspace_argument
-from pyx_auth.errors import PyxAuthError
+from pyx_auth.commands import load_settings, workspace_argument
 from pyx_auth.settings import REFRESH_MARGIN, Settings
-from pyx_auth.sources import active_source, no_credentials
-from pyx_auth.sources.trusted_access import (
-    TrustedAccessSource,
-    configured_workspace,
-    missing_workspace,
-)
-from pyx_auth.store import store_directory
+from pyx_auth.sources import Lookup, active, no_credentials
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pyx_auth.errors import PyxAuthError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,37 +45,24 @@ def _duration(seconds: float) -> str:
     return f"{sign}{hours}h{rest // 60:02d}m" if hours else f"{sign}{rest // 60}m{rest % 60:02d}s"
 
 
-def _trusted_access(
-    source: TrustedAccessSource, settings: Settings
+def collect(
+    settings: Settings, workspace: str | None = None
 ) -> tuple[dict[str, object], PyxAuthError | None]:
-    """The CI provider, the workspace and the claims a fresh OIDC token presents (not the token)."""
-    provider = oidc.present(settings.environ)
-    assert provider is not None
-    report: dict[str, object] = {"provider": provider.NAME, "workspace": None, "claims": None}
-    try:
-        report["workspace"] = workspace = configured_workspace(settings)
-        token = source.oidc_token(settings, time.monotonic() + settings.timeout)
-    except PyxAuthError as exc:
-        return report, exc
-    report["claims"] = oidc.shown_claims(token)
-    return report, None if workspace else missing_workspace(provider, settings)
-
-
-def collect(settings: Settings) -> tuple[dict[str, object], PyxAuthError | None]:
     """The status report, and the error that makes the credential unusable, if any."""
+    lookup = Lookup(settings, workspace)
     report: dict[str, object] = {
         "api_url": settings.api_url,
         "cdn_domain": settings.cdn_domain,
-        "store": store_directory(settings),
+        "store": lookup.store.directory,
         "source": None,
         "token": None,
         "usable": False,
     }
-    source = active_source(settings)
-    if source is None:
-        return report, no_credentials(settings)
-    report["source"] = source.describe(settings)
-    token = source.cached(settings)
+    credential = active(lookup)
+    if credential is None:
+        return report, no_credentials(lookup)
+    report["source"] = credential.describe()
+    token = credential.cached()
     now = time.time()
     if token is not None:
         token_claims = claims.decode_claims(token.value) or {}
@@ -89,14 +72,8 @@ def collect(settings: Settings) -> tuple[dict[str, object], PyxAuthError | None]
             "org": token_claims.get(claims.ORG_CLAIM),
             "fresh": token.fresh(now, REFRESH_MARGIN),
         }
-    problem: PyxAuthError | None = None
-    if isinstance(source, TrustedAccessSource):
-        report["trusted_access"], problem = _trusted_access(source, settings)
-    if source.renews_offline:
-        try:
-            source.renew(settings, REFRESH_MARGIN, time.monotonic())
-        except PyxAuthError as exc:
-            problem = exc
+    details, problem = credential.status(time.monotonic() + settings.timeout)
+    report.update(details)
     report["usable"] = problem is None
     return report, problem
 
@@ -131,9 +108,7 @@ def render(report: dict[str, object]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings(os.environ)
-    settings.workspace = args.workspace
-    report, problem = collect(settings)
+    report, problem = collect(load_settings(os.environ), args.workspace)
     sys.stdout.write((json.dumps(report) if args.json else render(report)) + "\n")
     if problem is not None:
         raise problem

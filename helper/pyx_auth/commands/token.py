@@ -7,11 +7,10 @@ import os
 import sys
 import time
 
-from pyx_auth.commands import load_settings
+from pyx_auth.commands import load_settings, workspace_argument
 from pyx_auth.durations import parse_duration
 from pyx_auth.settings import REFRESH_MARGIN
 from pyx_auth.sources import resolve_token
-from pyx_auth.sources.trusted_access import WORKSPACE_RULE, is_workspace
 from pyx_auth.store import atomic_write
 from pyx_auth.token_output import FORMATS, mask_in_ci_log, render
 
@@ -31,13 +30,6 @@ formats:
 On GitHub Actions (GITHUB_ACTIONS=true) the token is first masked in the job log with an
 ::add-mask:: command on stderr; stdout still carries only the output.
 """
-
-
-def workspace_argument(text: str) -> str:
-    """A pyx workspace name; argparse ``type=``."""
-    if not is_workspace(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a pyx workspace name ({WORKSPACE_RULE})")
-    return text
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,10 +71,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(os.environ)
-    settings.workspace = args.workspace
     margin = max(REFRESH_MARGIN, args.min_ttl or 0)
-    token = resolve_token(settings, margin, time.monotonic() + settings.timeout)
-    assert token is not None
+    deadline = time.monotonic() + settings.timeout
+    token = resolve_token(settings, margin, deadline, workspace=args.workspace)
+    assert token is not None, "only the offline path answers None"
     text = render(token, args.format, settings)
     mask_in_ci_log(token.value, settings.environ, sys.stderr)
     if args.output:

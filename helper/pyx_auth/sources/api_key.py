@@ -6,14 +6,16 @@ by uv 0.12.6 is reused by pyx-auth and the other way round.
 
 from __future__ import annotations
 
-from pyx_auth.claims import is_single_word
 from pyx_auth.errors import ConfigError
-from pyx_auth.sources import Source, Token, single_flight
-from pyx_auth.store import Store, api_key_file
+from pyx_auth.headers import is_single_word
+from pyx_auth.settings import PYX_API_KEY
+from pyx_auth.sources.base import StoredToken, Token
+from pyx_auth.store import api_key_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pyx_auth.settings import Settings
+    from pyx_auth.sources.base import Lookup
+    from pyx_auth.store import Store
 
 
 def read_cached_jwt(store: Store, file_name: str, source: str) -> Token | None:
@@ -22,60 +24,52 @@ def read_cached_jwt(store: Store, file_name: str, source: str) -> Token | None:
     if text is None:
         return None
     value = text.strip()
-    if not is_single_word(value):
-        return None
-    return Token(value, source)
+    return Token(value, source) if is_single_word(value) else None
 
 
-class ApiKeySource(Source):
-    name = "PYX_API_KEY"
+class ApiKey(StoredToken):
+    def __init__(self, lookup: Lookup, variable: str, key: str) -> None:
+        super().__init__(lookup, api_key_file(key))
+        self.variable = variable
+        self.key = key
 
-    def _key(self, settings: Settings) -> tuple[str, str]:
-        assert settings.api_key is not None
-        variable, value = settings.api_key
-        return variable, value.strip()
+    def read(self) -> Token | None:
+        return read_cached_jwt(self.store, self.file_name, self.variable)
 
-    def applies(self, settings: Settings) -> bool:
-        if settings.api_key is None:
-            return False
-        variable, value = self._key(settings)
-        if not value:
+    def fetch(self, deadline: float) -> Token:
+        from pyx_auth.api import PyxClient
+
+        with PyxClient(self.settings, deadline) as client:
+            value = client.exchange_api_key(self.key, f"the API key in {self.variable}")
+        self.store.write(self.file_name, value)
+        return Token(value, self.variable)
+
+    def describe(self) -> str:
+        return f"{self.variable} set"
+
+
+class ApiKeySource:
+    name = PYX_API_KEY
+    summary = (
+        "an API key, exchanged for a token cached in uv's store (UV_API_KEY: deprecated alias)"
+    )
+
+    def bind(self, lookup: Lookup) -> ApiKey | None:
+        found = lookup.settings.api_key
+        if found is None:
+            return None
+        variable, key = found[0], found[1].strip()
+        if not key:
             raise ConfigError(f"{variable} is set but empty; unset it or set it to a pyx API key")
-        if not is_single_word(value):
+        if not is_single_word(key):
             raise ConfigError(
                 f"{variable} contains spaces, control or non-ASCII characters; a pyx API key"
                 " is one word (check how it was pasted)"
             )
-        return True
+        return ApiKey(lookup, variable, key)
 
-    def cached(self, settings: Settings) -> Token | None:
-        variable, key = self._key(settings)
-        return read_cached_jwt(Store.for_settings(settings), api_key_file(key), variable)
+    def absent(self, lookup: Lookup) -> str:
+        return f"{PYX_API_KEY} not set"
 
-    def renew(self, settings: Settings, margin: float, deadline: float) -> Token:
-        variable, key = self._key(settings)
-        store = Store.for_settings(settings)
-        file_name = api_key_file(key)
 
-        def exchange() -> Token:
-            from pyx_auth.api import PyxClient
-
-            with PyxClient(settings, deadline) as client:
-                value = client.exchange_api_key(key, f"the API key in {variable}")
-            store.write(file_name, value)
-            return Token(value, variable)
-
-        return single_flight(
-            settings,
-            store=store,
-            file_name=file_name,
-            margin=margin,
-            deadline=deadline,
-            read=lambda: read_cached_jwt(store, file_name, variable),
-            fetch=exchange,
-        )
-
-    def describe(self, settings: Settings) -> str:
-        if settings.api_key is None:
-            return "PYX_API_KEY not set"
-        return f"{settings.api_key[0]} set"
+SOURCE = ApiKeySource()

@@ -4,49 +4,34 @@ from __future__ import annotations
 
 import time
 
-from pyx_auth.claims import is_single_word
-from pyx_auth.errors import ConfigError, CredentialError, TokenExpiredError
-from pyx_auth.settings import REFRESH_MARGIN
-from pyx_auth.sources import Source, Token, minutes
+from pyx_auth.errors import ConfigError, CredentialError, PyxAuthError, TokenExpiredError
+from pyx_auth.headers import is_single_word
+from pyx_auth.settings import PYX_AUTH_TOKEN, REFRESH_MARGIN
+from pyx_auth.sources.base import Token, minutes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pyx_auth.settings import Settings
+    from pyx_auth.sources.base import Lookup
 
 
-
-class EnvTokenSource(Source):
+class EnvToken:
     """A token someone else minted. It cannot be refreshed, only checked."""
 
-    name = "PYX_AUTH_TOKEN"
     renews_offline = True
 
-    def applies(self, settings: Settings) -> bool:
-        if settings.auth_token is None:
-            return False
-        variable, value = settings.auth_token
-        if not value.strip():
-            raise ConfigError(f"{variable} is set but empty; unset it or set it to a pyx token")
-        if not is_single_word(value.strip()):
-            raise ConfigError(
-                f"{variable} contains spaces, control or non-ASCII characters; a pyx token is"
-                " one word (print it with `pyx-auth token`)"
-            )
-        return True
+    def __init__(self, variable: str, value: str) -> None:
+        self.token = Token(value, variable)
 
-    def cached(self, settings: Settings) -> Token | None:
-        assert settings.auth_token is not None
-        variable, value = settings.auth_token
-        return Token(value.strip(), variable)
+    def cached(self) -> Token:
+        return self.token
 
-    def renew(self, settings: Settings, margin: float, deadline: float) -> Token:
+    def renew(self, margin: float, deadline: float, stale: Token | None) -> Token:
         """The token as given, unless it has expired or cannot meet an explicit minimum.
 
         Like uv, a token without a readable ``exp`` or close to expiry is used as is; only a
         minimum above the usual refresh margin (``--min-ttl``) is enforced.
         """
-        token = self.cached(settings)
-        assert token is not None
+        token = self.token
         if token.expires_at is None:
             return token
         left = token.expires_at - time.time()
@@ -63,7 +48,37 @@ class EnvTokenSource(Source):
             )
         return token
 
-    def describe(self, settings: Settings) -> str:
-        if settings.auth_token is None:
-            return "PYX_AUTH_TOKEN not set"
-        return f"{settings.auth_token[0]} set"
+    def describe(self) -> str:
+        return f"{self.token.source} set"
+
+    def status(self, deadline: float) -> tuple[dict[str, object], PyxAuthError | None]:
+        try:
+            self.renew(REFRESH_MARGIN, deadline, None)
+        except PyxAuthError as exc:
+            return {}, exc
+        return {}, None
+
+
+class EnvTokenSource:
+    name = PYX_AUTH_TOKEN
+    summary = "a ready pyx token, used as given (UV_AUTH_TOKEN: deprecated alias)"
+
+    def bind(self, lookup: Lookup) -> EnvToken | None:
+        found = lookup.settings.auth_token
+        if found is None:
+            return None
+        variable, value = found[0], found[1].strip()
+        if not value:
+            raise ConfigError(f"{variable} is set but empty; unset it or set it to a pyx token")
+        if not is_single_word(value):
+            raise ConfigError(
+                f"{variable} contains spaces, control or non-ASCII characters; a pyx token is"
+                " one word (print it with `pyx-auth token`)"
+            )
+        return EnvToken(variable, value)
+
+    def absent(self, lookup: Lookup) -> str:
+        return f"{PYX_AUTH_TOKEN} not set"
+
+
+SOURCE = EnvTokenSource()

@@ -4,7 +4,7 @@ Asking the keyring costs ~165 ms and can hang, so it is asked only when a token 
 minted. What the cache hit needs is on disk: the marker file ``pyx-auth-keyring.json`` in
 uv's store says that a keyring-held key exists for this API and names the file its token is
 cached in, ``<digest(key)>.json``, exactly where uv caches a ``PYX_API_KEY`` token. The
-digest is not secret; the key itself never touches the disk. ``renew`` takes the key from the
+digest is not secret; the key itself never touches the disk. ``fetch`` takes the key from the
 keyring (under the time limit of ``keyring_store``) and exchanges it under the store lock.
 """
 
@@ -13,13 +13,14 @@ from __future__ import annotations
 import time
 
 from pyx_auth.errors import CredentialError
-from pyx_auth.sources import Source, Token, single_flight
 from pyx_auth.sources.api_key import read_cached_jwt
-from pyx_auth.store import Store, api_key_file
+from pyx_auth.sources.base import StoredToken, Token
+from pyx_auth.store import api_key_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pyx_auth.settings import Settings
+    from pyx_auth.sources.base import Lookup
+    from pyx_auth.store import Store
 
 MARKER_FILE = "pyx-auth-keyring.json"
 SOURCE_NAME = "keyring API key"
@@ -50,58 +51,64 @@ def write_marker(store: Store, api_key: str) -> None:
     store.write(MARKER_FILE, json.dumps({"token_file": api_key_file(api_key)}))
 
 
-class KeyringKeySource(Source):
-    name = SOURCE_NAME
+class KeyringKey(StoredToken):
+    def read(self) -> Token | None:
+        return read_cached_jwt(self.store, self.file_name, SOURCE_NAME)
 
-    def applies(self, settings: Settings) -> bool:
-        return Store.for_settings(settings).read(MARKER_FILE) is not None
+    def fetch(self, deadline: float) -> Token:
+        from pyx_auth import keyring_store
+        from pyx_auth.api import PyxClient
 
-    def cached(self, settings: Settings) -> Token | None:
-        store = Store.for_settings(settings)
-        token_file = read_marker(store)
-        return None if token_file is None else read_cached_jwt(store, token_file, SOURCE_NAME)
-
-    def renew(self, settings: Settings, margin: float, deadline: float) -> Token:
-        store = Store.for_settings(settings)
-        token_file = read_marker(store)
-        marker = store.path(MARKER_FILE)
-        if token_file is None:
+        marker = self.store.path(MARKER_FILE)
+        key = keyring_store.get_key(self.settings, deadline - time.monotonic())
+        service = keyring_store.service_name(self.settings)
+        if key is None:
             raise CredentialError(
-                f"{marker} is unreadable; run `pyx-auth login --api-key` again or `pyx-auth logout`"
+                f"{marker} says the system keyring holds an API key, but service {service!r}"
+                " has none; run `pyx-auth login --api-key` again or `pyx-auth logout`"
             )
+        if api_key_file(key) != self.file_name:
+            raise CredentialError(
+                f"the API key in keyring service {service!r} changed since"
+                " `pyx-auth login --api-key`; run it again"
+            )
+        with PyxClient(self.settings, deadline) as client:
+            value = client.exchange_api_key(key, "the API key in the system keyring")
+        self.store.write(self.file_name, value)
+        return Token(value, SOURCE_NAME)
 
-        def exchange() -> Token:
-            from pyx_auth import keyring_store
-            from pyx_auth.api import PyxClient
+    def describe(self) -> str:
+        return "API key in the system keyring (pyx-auth login --api-key)"
 
-            key = keyring_store.get_key(settings, deadline - time.monotonic())
-            service = keyring_store.service_name(settings)
-            if key is None:
-                raise CredentialError(
-                    f"{marker} says the system keyring holds an API key, but service {service!r}"
-                    " has none; run `pyx-auth login --api-key` again or `pyx-auth logout`"
-                )
-            if api_key_file(key) != token_file:
-                raise CredentialError(
-                    f"the API key in keyring service {service!r} changed since"
-                    " `pyx-auth login --api-key`; run it again"
-                )
-            with PyxClient(settings, deadline) as client:
-                value = client.exchange_api_key(key, "the API key in the system keyring")
-            store.write(token_file, value)
-            return Token(value, SOURCE_NAME)
 
-        return single_flight(
-            settings,
-            store=store,
-            file_name=token_file,
-            margin=margin,
-            deadline=deadline,
-            read=lambda: read_cached_jwt(store, token_file, SOURCE_NAME),
-            fetch=exchange,
+class UnreadableMarker(KeyringKey):
+    """A marker that names no token file: nothing is cached, and renewing says how to fix it."""
+
+    def read(self) -> Token | None:
+        return None
+
+    def renew(self, margin: float, deadline: float, stale: Token | None) -> Token:
+        raise CredentialError(
+            f"{self.store.path(MARKER_FILE)} is unreadable; run `pyx-auth login --api-key`"
+            " again or `pyx-auth logout`"
         )
 
-    def describe(self, settings: Settings) -> str:
-        if self.applies(settings):
-            return "API key in the system keyring (pyx-auth login --api-key)"
+
+class KeyringKeySource:
+    name = "keyring"
+    summary = "an API key stored by `pyx-auth login --api-key` (asked only to mint)"
+
+    def bind(self, lookup: Lookup) -> KeyringKey | None:
+        store = lookup.store
+        if store.read(MARKER_FILE) is None:
+            return None
+        token_file = read_marker(store)
+        if token_file is None:
+            return UnreadableMarker(lookup, MARKER_FILE)
+        return KeyringKey(lookup, token_file)
+
+    def absent(self, lookup: Lookup) -> str:
         return "no API key in the keyring"
+
+
+SOURCE = KeyringKeySource()

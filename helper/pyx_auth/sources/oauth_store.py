@@ -2,20 +2,22 @@
 
 uv writes ``{"access_token": ..., "refresh_token": ...}`` (compact, no newline). Each refresh
 spends the refresh token, so the rotated pair is written back before anything else happens,
-or uv's next refresh fails and its login is lost.
+or uv's next refresh fails and its login is lost; that holds even when pyx's answer carries
+no usable access token (the pair is written with an empty one, which both tools refresh).
 """
 
 from __future__ import annotations
 
 from pyx_auth import fastjson
-from pyx_auth.claims import is_single_word
-from pyx_auth.errors import CredentialError
-from pyx_auth.sources import Source, Token, single_flight
-from pyx_auth.store import TOKENS_FILE, Store
+from pyx_auth.errors import CredentialError, ServiceError
+from pyx_auth.headers import is_single_word
+from pyx_auth.sources.base import StoredToken, Token
+from pyx_auth.store import TOKENS_FILE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pyx_auth.settings import Settings
+    from pyx_auth.sources.base import Lookup
+    from pyx_auth.store import Store
 
 SOURCE_NAME = "uv login"
 
@@ -43,44 +45,44 @@ def access_token(store: Store) -> Token | None:
     return None if pair is None or not is_single_word(pair[0]) else Token(pair[0], SOURCE_NAME)
 
 
-class OAuthStoreSource(Source):
+class UvLogin(StoredToken):
+    def read(self) -> Token | None:
+        return access_token(self.store)
+
+    def fetch(self, deadline: float) -> Token:
+        from pyx_auth.api import PyxClient
+
+        where = self.store.path(TOKENS_FILE)
+        pair = read_tokens(self.store)
+        if pair is None:
+            raise CredentialError(
+                f"{where} cannot be read as a uv login; run `pyx-auth login` to log in again"
+            )
+        with PyxClient(self.settings, deadline) as client:
+            access, rotated = client.refresh(pair[1], f"the login refresh token in {where}")
+        write_tokens(self.store, access or "", rotated)
+        if access is None:
+            raise ServiceError(
+                f"{self.settings.endpoint('auth/cli/refresh')} answered without a usable"
+                " access token; the new refresh token was saved, so try again"
+            )
+        return Token(access, SOURCE_NAME)
+
+    def describe(self) -> str:
+        return f"uv login in {self.store.path(TOKENS_FILE)}"
+
+
+class UvLoginSource:
     name = SOURCE_NAME
+    summary = "<store>/tokens.json, refreshed with its single-use refresh token"
 
-    def applies(self, settings: Settings) -> bool:
-        return Store.for_settings(settings).read(TOKENS_FILE) is not None
+    def bind(self, lookup: Lookup) -> UvLogin | None:
+        if lookup.store.read(TOKENS_FILE) is None:
+            return None
+        return UvLogin(lookup, TOKENS_FILE)
 
-    def cached(self, settings: Settings) -> Token | None:
-        return access_token(Store.for_settings(settings))
+    def absent(self, lookup: Lookup) -> str:
+        return f"no uv login in {lookup.store.path(TOKENS_FILE)}"
 
-    def renew(self, settings: Settings, margin: float, deadline: float) -> Token:
-        store = Store.for_settings(settings)
-        where = store.path(TOKENS_FILE)
 
-        def refresh() -> Token:
-            from pyx_auth.api import PyxClient
-
-            pair = read_tokens(store)
-            if pair is None:
-                raise CredentialError(
-                    f"{where} cannot be read as a uv login; run `pyx-auth login` to log in again"
-                )
-            with PyxClient(settings, deadline) as client:
-                access, rotated = client.refresh(pair[1], f"the login refresh token in {where}")
-            write_tokens(store, access, rotated)
-            return Token(access, SOURCE_NAME)
-
-        return single_flight(
-            settings,
-            store=store,
-            file_name=TOKENS_FILE,
-            margin=margin,
-            deadline=deadline,
-            read=lambda: access_token(store),
-            fetch=refresh,
-        )
-
-    def describe(self, settings: Settings) -> str:
-        where = Store.for_settings(settings).path(TOKENS_FILE)
-        if self.applies(settings):
-            return f"uv login in {where}"
-        return f"no uv login in {where}"
+SOURCE = UvLoginSource()

@@ -2,8 +2,9 @@
 
 Applies when a CI identity is present (``oidc.present``: environment lookups only) and no
 higher source is configured. The workspace is ``--workspace`` or the request URI's, else
-``PYX_WORKSPACE``. Every exchange gets a fresh OIDC token (GitHub's live five minutes, and an
-index may refuse a reused one, as PyPI does); only the minted pyx token is cached:
+``PYX_WORKSPACE`` (``Lookup.workspace``). Every exchange gets a fresh OIDC token (GitHub's
+live five minutes, and an index may refuse a reused one, as PyPI does); only the minted pyx
+token is cached:
 
     <store>/trusted-access-<workspace>.json   {"token": ..., "expires": <epoch or null>,
                                                "identity": <digest of the CI job>}
@@ -18,56 +19,32 @@ the closed uv PR #18254, are unconfirmed, hence ``PYX_TRUSTED_ACCESS_PATH`` and
 
 from __future__ import annotations
 
-from pyx_auth import claims, oidc
+from pyx_auth import oidc
 from pyx_auth.errors import ConfigError, PyxAuthError
-from pyx_auth.hosts import parse_origin, split_uri
+from pyx_auth.headers import is_single_word
 from pyx_auth.seahash import uv_digest
-from pyx_auth.settings import (
-    DEFAULT_TRUSTED_ACCESS_AUDIENCE,
-    DEFAULT_TRUSTED_ACCESS_PATH,
-    PYX_TRUSTED_ACCESS_AUDIENCE,
-    PYX_TRUSTED_ACCESS_PATH,
-    PYX_WORKSPACE,
-)
-from pyx_auth.sources import Source, Token, single_flight
-from pyx_auth.store import Store
+from pyx_auth.settings import CDN_FILE_HOSTS, CDN_VIEW_HOSTS, PYX_WORKSPACE, is_workspace
+from pyx_auth.sources.base import StoredToken, Token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
 
+    from pyx_auth.hosts import Origin, SplitUri
     from pyx_auth.settings import Settings
+    from pyx_auth.sources.base import Lookup
+    from pyx_auth.store import Store
 
 SOURCE_NAME = "Trusted Access"
 FILE_PREFIX = "trusted-access-"
-MAX_WORKSPACE = 100
-_WORKSPACE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-WORKSPACE_RULE = "letters, digits, '-', '_' and '.', starting with a letter or digit"
-CDN_FILE_HOSTS = ("files", "files-static")
-"""``https://files.<cdn>/<workspace>/...``"""
-CDN_VIEW_HOSTS = ("views", "views-static")
-"""``https://views.<cdn>/v1/<shard>/<workspace>/<view>/...``"""
 
 
-def is_workspace(name: str) -> bool:
-    """A workspace name that is safe in a file name: it can never leave the store folder."""
-    return (
-        0 < len(name) <= MAX_WORKSPACE
-        and name[0].isalnum()
-        and name.isascii()
-        and _WORKSPACE_CHARS.issuperset(name)
-    )
-
-
-def workspace_from_uri(uri: str, settings: Settings) -> str | None:
+def workspace_from_uri(origin: Origin, parts: SplitUri, settings: Settings) -> str | None:
     """The workspace a pyx URI belongs to, or None when the URI does not name one.
 
     ``{api}/simple/<workspace>/...`` (also on the static API host), ``files.<cdn>/<workspace>/``
     and ``views.<cdn>/v1/<shard>/<workspace>/``. The caller has checked it is a pyx URI.
     """
-    origin, parts = parse_origin(uri), split_uri(uri)
-    if origin is None or parts is None:
-        return None
     segments = parts.path.split("/")[1:]
     host, cdn = origin.host, settings.cdn_domain
     secure = origin.scheme == "https"
@@ -83,52 +60,8 @@ def workspace_from_uri(uri: str, settings: Settings) -> str | None:
     return segments[index] if is_workspace(segments[index]) else None
 
 
-def configured_workspace(settings: Settings) -> str | None:
-    """``--workspace`` or the request URI's workspace, else ``PYX_WORKSPACE``, else None."""
-    if settings.workspace is not None:
-        return settings.workspace
-    raw = settings.environ.get(PYX_WORKSPACE)
-    if raw is None:
-        return None
-    name = raw.strip()
-    if not name:
-        raise ConfigError(f"{PYX_WORKSPACE} is set but empty; unset it or name a pyx workspace")
-    if not is_workspace(name):
-        raise ConfigError(f"{PYX_WORKSPACE} must be a pyx workspace name ({WORKSPACE_RULE})")
-    return name
-
-
-def _setting(settings: Settings, name: str, default: str) -> str:
-    raw = settings.environ.get(name)
-    if raw is None:
-        return default
-    if not raw.strip():
-        raise ConfigError(f"{name} is set but empty; unset it to use {default}")
-    return raw.strip()
-
-
-def audience(settings: Settings) -> str:
-    """The audience OIDC tokens are requested for (``pyx:trusted-access``)."""
-    return _setting(settings, PYX_TRUSTED_ACCESS_AUDIENCE, DEFAULT_TRUSTED_ACCESS_AUDIENCE)
-
-
-def mint_path(settings: Settings, workspace: str) -> str:
-    """The exchange endpoint's path for ``workspace``, below the API origin."""
-    template = _setting(settings, PYX_TRUSTED_ACCESS_PATH, DEFAULT_TRUSTED_ACCESS_PATH)
-    if "{workspace}" not in template:
-        raise ConfigError(
-            f"{PYX_TRUSTED_ACCESS_PATH} must contain {{workspace}}, as in"
-            f" {DEFAULT_TRUSTED_ACCESS_PATH}"
-        )
-    return template.replace("{workspace}", workspace)
-
-
 def cache_file(workspace: str) -> str:
     return f"{FILE_PREFIX}{workspace}.json"
-
-
-def _identity(provider: ModuleType, settings: Settings) -> str:
-    return uv_digest(f"{provider.NAME}\n{provider.identity(settings.environ)}")
 
 
 def read_cached(store: Store, file_name: str, identity: str) -> Token | None:
@@ -137,17 +70,15 @@ def read_cached(store: Store, file_name: str, identity: str) -> Token | None:
     if data is None or data.get("identity") != identity:
         return None
     value, expires = data.get("token"), data.get("expires")
-    if not isinstance(value, str) or not claims.is_single_word(value):
+    if not isinstance(value, str) or not is_single_word(value):
         return None
     return _token(value, expires)
 
 
 def _token(value: str, expires: object) -> Token:
     """The token, expiring at the earlier of its ``exp`` and pyx's ``expires`` (if given)."""
-    token = Token(value, SOURCE_NAME)
-    if isinstance(expires, int) and not isinstance(expires, bool):
-        token.expires_at = expires if token.expires_at is None else min(token.expires_at, expires)
-    return token
+    given = expires if isinstance(expires, int) and not isinstance(expires, bool) else None
+    return Token(value, SOURCE_NAME, given)
 
 
 def missing_workspace(provider: ModuleType, settings: Settings) -> ConfigError:
@@ -158,75 +89,109 @@ def missing_workspace(provider: ModuleType, settings: Settings) -> ConfigError:
     )
 
 
-class TrustedAccessSource(Source):
+def oidc_token(settings: Settings, deadline: float) -> str:
+    """A fresh OIDC token from the CI for the configured audience (never cached)."""
+    token = oidc.detect(settings.trusted_access_audience, settings.environ, deadline)
+    if token is None:  # present() said this is a CI, so its provider answers or raises
+        raise ConfigError("no CI identity for Trusted Access")
+    return token
+
+
+def _describe(provider: ModuleType, workspace: str | None) -> str:
+    where = f"workspace {workspace}" if workspace else "no workspace named yet"
+    return f"Trusted Access via {provider.NAME} ({where})"
+
+
+def _status(
+    settings: Settings, provider: ModuleType, workspace: str | None, deadline: float
+) -> tuple[dict[str, object], PyxAuthError | None]:
+    """The CI provider, the workspace and the claims a fresh OIDC token presents (not the token)."""
+    report: dict[str, object] = {"provider": provider.NAME, "workspace": workspace, "claims": None}
+    try:
+        token = oidc_token(settings, deadline)
+    except PyxAuthError as exc:
+        return {"trusted_access": report}, exc
+    report["claims"] = oidc.shown_claims(token)
+    problem = None if workspace else missing_workspace(provider, settings)
+    return {"trusted_access": report}, problem
+
+
+class TrustedAccess(StoredToken):
+    """A CI identity and the workspace to mint for."""
+
+    def __init__(self, lookup: Lookup, provider: ModuleType, workspace: str) -> None:
+        super().__init__(lookup, cache_file(workspace))
+        self.provider = provider
+        self.workspace = workspace
+        self.identity = uv_digest(f"{provider.NAME}\n{provider.identity(self.settings.environ)}")
+
+    def read(self) -> Token | None:
+        return read_cached(self.store, self.file_name, self.identity)
+
+    def fetch(self, deadline: float) -> Token:
+        import json
+
+        from pyx_auth.api import PyxClient
+
+        token = oidc_token(self.settings, deadline)
+        with PyxClient(self.settings, deadline) as client:
+            value, expires = client.mint_trusted_access(
+                self.settings.mint_path(self.workspace),
+                token,
+                workspace=self.workspace,
+                presented=oidc.format_claims(oidc.shown_claims(token)),
+            )
+        record = {"token": value, "expires": expires, "identity": self.identity}
+        self.store.write(self.file_name, json.dumps(record))
+        return _token(value, expires)
+
+    def describe(self) -> str:
+        return _describe(self.provider, self.workspace)
+
+    def status(self, deadline: float) -> tuple[dict[str, object], PyxAuthError | None]:
+        return _status(self.settings, self.provider, self.workspace, deadline)
+
+
+class NoWorkspace:
+    """A CI identity, but no workspace named: nothing cached, and renewing says what to pass."""
+
+    renews_offline = False
+
+    def __init__(self, lookup: Lookup, provider: ModuleType) -> None:
+        self.settings = lookup.settings
+        self.provider = provider
+
+    def cached(self) -> Token | None:
+        return None
+
+    def renew(self, margin: float, deadline: float, stale: Token | None) -> Token:
+        raise missing_workspace(self.provider, self.settings)
+
+    def describe(self) -> str:
+        return _describe(self.provider, None)
+
+    def status(self, deadline: float) -> tuple[dict[str, object], PyxAuthError | None]:
+        return _status(self.settings, self.provider, None, deadline)
+
+
+class TrustedAccessSource:
     name = SOURCE_NAME
+    summary = (
+        "in CI (GitHub Actions, Buildkite, GitLab, PYX_OIDC_TOKEN[_FILE]): the job's OIDC token"
+        " exchanged for a token for the workspace (--workspace, the request URI or"
+        " PYX_WORKSPACE); pyx-auth only"
+    )
 
-    def _provider(self, settings: Settings) -> ModuleType:
-        provider = oidc.present(settings.environ)
-        assert provider is not None, "used only when applies() is true"
-        return provider
-
-    def applies(self, settings: Settings) -> bool:
-        return oidc.present(settings.environ) is not None
-
-    def cached(self, settings: Settings) -> Token | None:
-        workspace = configured_workspace(settings)
-        if workspace is None:
-            return None
-        identity = _identity(self._provider(settings), settings)
-        return read_cached(Store.for_settings(settings), cache_file(workspace), identity)
-
-    def renew(self, settings: Settings, margin: float, deadline: float) -> Token:
-        provider = self._provider(settings)
-        workspace = configured_workspace(settings)
-        if workspace is None:
-            raise missing_workspace(provider, settings)
-        audience(settings)  # a bad setting fails here, before any lock or request
-        path = mint_path(settings, workspace)
-        store = Store.for_settings(settings)
-        file_name = cache_file(workspace)
-        identity = _identity(provider, settings)
-
-        def mint() -> Token:
-            import json
-
-            from pyx_auth.api import PyxClient
-
-            oidc_token = self.oidc_token(settings, deadline)
-            with PyxClient(settings, deadline) as client:
-                value, expires = client.mint_trusted_access(
-                    path,
-                    oidc_token,
-                    workspace=workspace,
-                    presented=oidc.format_claims(oidc.shown_claims(oidc_token)),
-                )
-            record = {"token": value, "expires": expires, "identity": identity}
-            store.write(file_name, json.dumps(record))
-            return _token(value, expires)
-
-        return single_flight(
-            settings,
-            store=store,
-            file_name=file_name,
-            margin=margin,
-            deadline=deadline,
-            read=lambda: read_cached(store, file_name, identity),
-            fetch=mint,
-        )
-
-    def oidc_token(self, settings: Settings, deadline: float) -> str:
-        """A fresh OIDC token from the CI for the configured audience (never cached)."""
-        token = oidc.detect(audience(settings), settings.environ, deadline)
-        assert token is not None, "a present provider answers or raises"
-        return token
-
-    def describe(self, settings: Settings) -> str:
-        provider = oidc.present(settings.environ)
+    def bind(self, lookup: Lookup) -> TrustedAccess | NoWorkspace | None:
+        provider = oidc.present(lookup.settings.environ)
         if provider is None:
-            return "no CI identity for Trusted Access"
-        try:
-            workspace = configured_workspace(settings)
-        except PyxAuthError:
-            workspace = None
-        where = f"workspace {workspace}" if workspace else "no workspace named yet"
-        return f"Trusted Access via {provider.NAME} ({where})"
+            return None
+        if lookup.workspace is None:
+            return NoWorkspace(lookup, provider)
+        return TrustedAccess(lookup, provider, lookup.workspace)
+
+    def absent(self, lookup: Lookup) -> str:
+        return "no CI identity for Trusted Access"
+
+
+SOURCE = TrustedAccessSource()
