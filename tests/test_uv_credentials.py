@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from pyx_auth.credential_helper import answer, answer_offline
-from pyx_auth.protocol import absolute_uri
 from pyx_auth.errors import ConfigError, PyxAuthError, StoreError, UsageError
+from pyx_auth.protocol import absolute_uri
 from pyx_auth.settings import Settings
 from pyx_auth.uv_credentials import Credential, Url, authorization, credentials_file, parse, select
 

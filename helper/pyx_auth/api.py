@@ -17,7 +17,7 @@ import httpx
 
 from pyx_auth import __version__
 from pyx_auth.errors import ConfigError, CredentialRejectedError, NetworkError, ServiceError
-from pyx_auth.headers import is_single_word
+from pyx_auth.sources.base import is_single_word
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -40,13 +40,13 @@ NAME_WIDTH = 16
 
 
 def help_epilog() -> str:
-    """The sources in their order (from ``sources.SOURCES`` itself), then the variables."""
+    """The sources in their order (from the source chain itself), then the variables."""
     import textwrap
 
-    from pyx_auth.sources import SOURCES
+    from pyx_auth.sources import sources
 
     lines = ["credential sources, first match wins (the same order as uv 0.12.6):"]
-    for number, source in enumerate(SOURCES, 1):
+    for number, source in enumerate(sources(), 1):
         lead = f"  {number}. {source.name:<{NAME_WIDTH}} "
         lines += textwrap.wrap(
             source.summary,

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import time
 
-from pyx_auth import trace
 from pyx_auth.errors import PyxAuthError, UsageError
 from pyx_auth.hosts import is_pyx_origin
 from pyx_auth.protocol import EMPTY_ANSWER, bearer_answer, format_answer, parse_request
 from pyx_auth.settings import NO_EXPIRES_MIN_TTL, REFRESH_MARGIN, Settings
 from pyx_auth.sources import resolve_token
-from pyx_auth.sources.trusted_access import workspace_from_uri
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,27 +33,20 @@ def is_pyx(origin: Origin | None, settings: Settings) -> bool:
     )
 
 
-def answer(
-    uri: RequestUri, settings: Settings, *, offline: bool, workspace: str | None = None
-) -> str | None:
-    """The JSON answer for ``uri``; None only when ``offline`` and the network is needed.
-
-    ``workspace`` overrides the one the URI names (Trusted Access tokens are per workspace).
-    """
+def answer(uri: RequestUri, settings: Settings, *, offline: bool) -> str | None:
+    """The JSON answer for ``uri``; None only when ``offline`` and the network is needed."""
     origin = uri.origin
     if origin is None or not is_pyx(origin, settings):
-        trace.debug(settings, f"{origin or uri.parts.scheme + ':'} is not a pyx host: uv's answer")
+        settings.trace(f"{origin or uri.parts.scheme + ':'} is not a pyx host: uv's answer")
         return uv_credentials_answer(uri.text, settings, offline=offline)
     if uri.parts.userinfo is not None:
         raise UsageError(
             "the URI names a user; pyx-auth does not attach pyx tokens to URIs with userinfo"
         )
-    trace.debug(settings, f"{origin} is a pyx host")
-    if workspace is None:
-        workspace = workspace_from_uri(origin, uri.parts, settings)
+    settings.trace(f"{origin} is a pyx host")
     margin = NO_EXPIRES_MIN_TTL if settings.no_expires else REFRESH_MARGIN
     deadline = time.monotonic() + settings.timeout
-    token = resolve_token(settings, margin, deadline, workspace=workspace, offline=offline)
+    token = resolve_token(settings, margin, deadline, uri=uri, offline=offline)
     if token is None:
         return None
     return bearer_answer(

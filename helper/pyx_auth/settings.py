@@ -6,6 +6,8 @@ the settings passed in. Standard library only: the Bazel fast path builds one on
 
 from __future__ import annotations
 
+import sys
+
 from pyx_auth.errors import ConfigError
 from pyx_auth.hosts import Origin, canonical_url, normalize_host, parse_origin
 
@@ -270,6 +272,19 @@ class Settings:
     def endpoint(self, path: str) -> str:
         """An API endpoint URL. uv replaces the whole path of PYX_API_URL, and so do we."""
         return f"{self.api}/{path.lstrip('/')}"
+
+    def trace(self, message: str) -> None:
+        """``PYX_AUTH_DEBUG=1``: write ``pyx-auth: debug: <message>`` to stderr; else nothing.
+
+        One line per decision (source chosen or skipped, cache hit or miss, lock waits, each
+        HTTP call), so a user can see why a token came from where it did. Pass only what is
+        safe to show: names, paths, URLs without userinfo or query, statuses and times; never
+        a token, key, refresh token or OIDC token. Off, it costs one attribute test; callers
+        that must format something costly check ``settings.debug`` first.
+        """
+        if self.debug:
+            sys.stderr.write(f"pyx-auth: debug: {message}\n")
+            sys.stderr.flush()
 
     def mint_path(self, workspace: str) -> str:
         """The Trusted Access exchange path for ``workspace``, below the API origin."""

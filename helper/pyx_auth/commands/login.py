@@ -18,9 +18,9 @@ import time
 from pyx_auth import claims
 from pyx_auth.commands import load_settings, say
 from pyx_auth.errors import LoginTimeoutError, PyxAuthError, UsageError
-from pyx_auth.headers import is_single_word
 from pyx_auth.settings import Settings
 from pyx_auth.sources import Lookup, active
+from pyx_auth.sources.base import is_single_word
 from pyx_auth.store import TOKENS_LOCK, Store
 
 TYPE_CHECKING = False

@@ -1,16 +1,17 @@
 """Where a pyx access token comes from, in one fixed order; the entry point is ``resolve_token``.
 
     resolve_token(settings: Settings, margin: float, deadline: float, *,
-                  workspace: str | None = None, offline: bool = False) -> Token | None
+                  workspace: str | None = None, uri: RequestUri | None = None,
+                  offline: bool = False) -> Token | None
 
 A token valid for ``margin`` more seconds (``settings.REFRESH_MARGIN`` normally, more for
 ``--min-ttl``) from the first source that is configured, renewing it under the store's lock
 if needed, within ``deadline`` (``time.monotonic()`` seconds). ``workspace`` is what the
-caller knows (``--workspace``, the request URI's); Trusted Access falls back to
-``PYX_WORKSPACE``. ``offline=True`` (the Bazel cache hit) returns None instead of touching
-network or locks; otherwise the answer is a ``Token`` or a ``PyxAuthError``. ``active`` gives
-the configured ``Credential`` itself (``status`` uses it), ``no_credentials`` the error for
-none.
+caller was told (``--workspace``); else Trusted Access takes the one ``uri`` (the Bazel
+request, already parsed) names, else ``PYX_WORKSPACE``. ``offline=True`` (the Bazel cache
+hit) returns None instead of touching network or locks; otherwise the answer is a
+``Token`` or a ``PyxAuthError``. ``active`` gives the configured ``Credential`` itself
+(``status`` uses it), ``no_credentials`` the error for none.
 
 ``SOURCES`` is the order, the same as uv 0.12.6's so that both tools pick the same
 credential; the first source that is configured answers, and later ones are not consulted
@@ -27,7 +28,7 @@ even if it fails:
 5. uv's OAuth login, ``<store>/tokens.json``: refreshed with its single-use refresh token.
 
 A new source is one module with a ``SOURCE`` object (the contract is in ``sources.base``)
-and one entry in ``SOURCES``; ``--help`` lists ``SOURCES`` as they are. Source modules import
+and its name in ``SOURCES``; ``--help`` lists ``sources()`` as they are. Source modules import
 only the standard library at import time, so the Bazel cache hit can ask them.
 """
 
@@ -35,42 +36,46 @@ from __future__ import annotations
 
 import time
 
-from pyx_auth import trace
 from pyx_auth.errors import CredentialError, NoCredentialsError
 from pyx_auth.settings import REFRESH_MARGIN
-from pyx_auth.sources import api_key, env_token, keyring_key, oauth_store, trusted_access
 from pyx_auth.sources.base import Lookup, Token, minutes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pyx_auth.protocol import RequestUri
     from pyx_auth.settings import Settings
     from pyx_auth.sources.base import Credential, Source
 
-__all__ = ["SOURCES", "Lookup", "Token", "active", "no_credentials", "resolve_token"]
+__all__ = ["SOURCES", "Lookup", "Token", "active", "no_credentials", "resolve_token", "sources"]
 
-SOURCES: tuple[Source, ...] = (
-    env_token.SOURCE,
-    api_key.SOURCE,
-    trusted_access.SOURCE,
-    keyring_key.SOURCE,
-    oauth_store.SOURCE,
-)
+SOURCES = ("env_token", "api_key", "trusted_access", "keyring_key", "oauth_store")
+"""The modules of ``pyx_auth.sources``, in order; each has a ``SOURCE``. Imported as the
+chain reaches them, so an API-key cache hit never imports the CI or login modules."""
+
+
+def sources() -> Iterator[Source]:
+    """The sources in their order."""
+    for name in SOURCES:
+        source: Source = __import__(f"pyx_auth.sources.{name}", fromlist=["SOURCE"]).SOURCE
+        yield source
 
 
 def active(lookup: Lookup) -> Credential | None:
     """The credential of the first source that is configured, or None."""
-    for source in SOURCES:
+    for source in sources():
         credential = source.bind(lookup)
         if credential is not None:
-            trace.debug(lookup.settings, f"source: {credential.describe()}")
+            lookup.settings.trace(f"source: {credential.describe()}")
             return credential
-        trace.debug(lookup.settings, f"skipped {source.name}: {source.absent(lookup)}")
+        lookup.settings.trace(f"skipped {source.name}: {source.absent(lookup)}")
     return None
 
 
 def no_credentials(lookup: Lookup) -> NoCredentialsError:
     """The error for "nothing configured", listing what was checked and the next step."""
-    checked = "; ".join(source.absent(lookup) for source in SOURCES)
+    checked = "; ".join(source.absent(lookup) for source in sources())
     return NoCredentialsError(
         f"no pyx credentials: set PYX_API_KEY or run `pyx-auth login` (checked: {checked})"
     )
@@ -82,13 +87,14 @@ def resolve_token(
     deadline: float,
     *,
     workspace: str | None = None,
+    uri: RequestUri | None = None,
     offline: bool = False,
 ) -> Token | None:
     """A token valid for ``margin`` more seconds from the first source that is configured.
 
     With ``offline`` (the Bazel fast path) return None instead of touching network or locks.
     """
-    lookup = Lookup(settings, workspace)
+    lookup = Lookup(settings, workspace, uri)
     credential = active(lookup)
     if credential is None:
         if offline:
@@ -97,11 +103,11 @@ def resolve_token(
     token = credential.cached()
     now = time.time()
     if token is not None and token.fresh(now, margin):
-        trace.debug(settings, f"cache hit: {token.left(now)} left")
+        settings.trace(f"cache hit: {token.left(now)} left")
         return token
     if settings.debug:
         state = "nothing cached" if token is None else f"only {token.left(now)} left"
-        trace.debug(settings, f"cache miss: {state}, {minutes(margin)} wanted")
+        settings.trace(f"cache miss: {state}, {minutes(margin)} wanted")
     if offline and not credential.renews_offline:
         return None
     token = credential.renew(margin, deadline, token)

@@ -7,9 +7,8 @@ by uv 0.12.6 is reused by pyx-auth and the other way round.
 from __future__ import annotations
 
 from pyx_auth.errors import ConfigError
-from pyx_auth.headers import is_single_word
 from pyx_auth.settings import PYX_API_KEY
-from pyx_auth.sources.base import StoredToken, Token
+from pyx_auth.sources.base import StoredToken, Token, is_single_word
 from pyx_auth.store import api_key_file
 
 TYPE_CHECKING = False

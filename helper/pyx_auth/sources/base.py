@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 
-from pyx_auth import claims, trace
+from pyx_auth import claims
 from pyx_auth.errors import NetworkError, PyxAuthError
 from pyx_auth.settings import REFRESH_MARGIN
 from pyx_auth.store import Store, lock_file_for
@@ -23,6 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Protocol
 
+    from pyx_auth.protocol import RequestUri
     from pyx_auth.settings import Settings
 
     class Source(Protocol):
@@ -55,6 +56,20 @@ if TYPE_CHECKING:
 
         def status(self, deadline: float) -> tuple[dict[str, object], PyxAuthError | None]:
             """Extra ``status`` fields, and what makes the credential unusable (or None)."""
+
+
+def is_single_word(value: object) -> bool:
+    """A non-empty string of printable ASCII without spaces: what a token or API key looks like.
+
+    Anything else cannot go into an HTTP header as is, and could smuggle in another header.
+    """
+    return (
+        isinstance(value, str)
+        and bool(value)
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+    )
 
 
 REFRESH_FLOOR = 2.0
@@ -93,15 +108,18 @@ def minutes(seconds: float) -> str:
 
 
 class Lookup:
-    """One request for a token: the settings, the workspace asked for, and the store folder,
-    located at most once (an env token never needs it)."""
+    """One request for a token: the settings, the workspace asked for, the request URI if
+    any, and the store folder, located at most once (an env token never needs it)."""
 
-    __slots__ = ("_store", "settings", "workspace")
+    __slots__ = ("_store", "settings", "uri", "workspace")
 
-    def __init__(self, settings: Settings, workspace: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, workspace: str | None = None, uri: RequestUri | None = None
+    ) -> None:
         self.settings = settings
-        self.workspace = workspace if workspace is not None else settings.workspace
-        """``--workspace``, else the request URI's, else ``PYX_WORKSPACE``; None if none."""
+        self.workspace = workspace
+        """``--workspace``; Trusted Access falls back to the URI's, then ``PYX_WORKSPACE``."""
+        self.uri = uri
         self._store: Store | None = None
 
     @property
@@ -151,8 +169,7 @@ class StoredToken(ABC):
         lock = lock_file_for(self.file_name)
         started = time.monotonic()
         with self.store.lock(lock, timeout):
-            trace.debug(
-                settings,
+            settings.trace(
                 f"took the lock {self.store.path(lock)} after {time.monotonic() - started:.2f} s",
             )
             token = self.read()
@@ -160,7 +177,7 @@ class StoredToken(ABC):
             if token is not None and (
                 token.fresh(now, margin) or (_changed(token, stale) and _usable(token, margin, now))
             ):
-                trace.debug(settings, f"another process renewed it: {token.left(now)} left")
+                settings.trace(f"another process renewed it: {token.left(now)} left")
                 return token
             if deadline - time.monotonic() < floor:
                 # A refresh cut short may spend a single-use refresh token and lose its successor.

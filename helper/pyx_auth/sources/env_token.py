@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 
 from pyx_auth.errors import ConfigError, CredentialError, PyxAuthError, TokenExpiredError
-from pyx_auth.headers import is_single_word
 from pyx_auth.settings import PYX_AUTH_TOKEN, REFRESH_MARGIN
-from pyx_auth.sources.base import Token, minutes
+from pyx_auth.sources.base import Token, is_single_word, minutes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

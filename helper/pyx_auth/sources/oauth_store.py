@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from pyx_auth import fastjson
 from pyx_auth.errors import CredentialError, ServiceError
-from pyx_auth.headers import is_single_word
-from pyx_auth.sources.base import StoredToken, Token
+from pyx_auth.sources.base import StoredToken, Token, is_single_word
 from pyx_auth.store import TOKENS_FILE
 
 TYPE_CHECKING = False

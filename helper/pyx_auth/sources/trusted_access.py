@@ -21,16 +21,15 @@ from __future__ import annotations
 
 from pyx_auth import oidc
 from pyx_auth.errors import ConfigError, PyxAuthError
-from pyx_auth.headers import is_single_word
 from pyx_auth.seahash import uv_digest
 from pyx_auth.settings import CDN_FILE_HOSTS, CDN_VIEW_HOSTS, PYX_WORKSPACE, is_workspace
-from pyx_auth.sources.base import StoredToken, Token
+from pyx_auth.sources.base import StoredToken, Token, is_single_word
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from pyx_auth.hosts import Origin, SplitUri
+    from pyx_auth.protocol import RequestUri
     from pyx_auth.settings import Settings
     from pyx_auth.sources.base import Lookup
     from pyx_auth.store import Store
@@ -39,13 +38,16 @@ SOURCE_NAME = "Trusted Access"
 FILE_PREFIX = "trusted-access-"
 
 
-def workspace_from_uri(origin: Origin, parts: SplitUri, settings: Settings) -> str | None:
+def workspace_from_uri(uri: RequestUri, settings: Settings) -> str | None:
     """The workspace a pyx URI belongs to, or None when the URI does not name one.
 
     ``{api}/simple/<workspace>/...`` (also on the static API host), ``files.<cdn>/<workspace>/``
     and ``views.<cdn>/v1/<shard>/<workspace>/``. The caller has checked it is a pyx URI.
     """
-    segments = parts.path.split("/")[1:]
+    origin = uri.origin
+    if origin is None:
+        return None
+    segments = uri.parts.path.split("/")[1:]
     host, cdn = origin.host, settings.cdn_domain
     secure = origin.scheme == "https"
     index: int | None = None
@@ -186,9 +188,14 @@ class TrustedAccessSource:
         provider = oidc.present(lookup.settings.environ)
         if provider is None:
             return None
-        if lookup.workspace is None:
+        workspace = lookup.workspace
+        if workspace is None and lookup.uri is not None:
+            workspace = workspace_from_uri(lookup.uri, lookup.settings)
+        if workspace is None:
+            workspace = lookup.settings.workspace
+        if workspace is None:
             return NoWorkspace(lookup, provider)
-        return TrustedAccess(lookup, provider, lookup.workspace)
+        return TrustedAccess(lookup, provider, workspace)
 
     def absent(self, lookup: Lookup) -> str:
         return "no CI identity for Trusted Access"
