@@ -108,6 +108,14 @@ def pyx_env(
 
 
 @pytest.fixture
+def api_key_env(pyx_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The emulator plus its API key, set in os.environ so subprocesses inherit it; returns
+    the whole environment, for ``env={**api_key_env, ...}``. The store starts empty."""
+    monkeypatch.setenv("PYX_API_KEY", EMULATOR_API_KEY)
+    return dict(os.environ)
+
+
+@pytest.fixture
 def run_pyx_auth() -> RunPyxAuth:
     """Run the executable under test: ``run_pyx_auth("token", input=..., env=...)``."""
 

@@ -29,11 +29,6 @@ def _assert_clean_failure(result: subprocess.CompletedProcess[str], *needles: st
         assert needle in result.stderr, result.stderr
 
 
-@pytest.fixture
-def key_env(pyx_env: dict[str, str]) -> dict[str, str]:
-    return {**os.environ, "PYX_API_KEY": EMULATOR_API_KEY}
-
-
 def _cached_file(env: dict[str, str]) -> Path:
     return Path(store_directory(Settings(env))) / api_key_file(EMULATOR_API_KEY)
 
@@ -51,75 +46,75 @@ def test_api_key_rejected_names_the_variable_and_server(
 
 
 def test_server_error_is_retried_then_succeeds(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     emulator.fail_next("access-token", status=503)
-    result = run_pyx_auth("token", env=key_env)
+    result = run_pyx_auth("token", env=api_key_env)
     assert result.returncode == 0, result.stderr
     assert emulator.counts()["access-token"] == 2
 
 
 def test_persistent_server_error_says_try_later(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     emulator.fail_next("access-token", status=500, times=10)
-    result = run_pyx_auth("token", env=key_env)
+    result = run_pyx_auth("token", env=api_key_env)
     _assert_clean_failure(result, "failed with HTTP 500", "try again later")
     assert emulator.counts()["access-token"] == 3  # bounded retries
 
 
 def test_other_client_error_is_reported_with_problem_title(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     emulator.fail_next("access-token", status=429)
-    result = run_pyx_auth("token", env=key_env)
+    result = run_pyx_auth("token", env=api_key_env)
     _assert_clean_failure(result, "refused the request with HTTP 429")
 
 
 def test_garbage_answer_is_a_service_error(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     emulator.fail_next("access-token", body=b"<html>not json</html>")
-    result = run_pyx_auth("token", env=key_env)
+    result = run_pyx_auth("token", env=api_key_env)
     _assert_clean_failure(result, "answered with something other than JSON")
 
 
 def test_answer_without_token_is_a_service_error(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     emulator.fail_next("access-token", body=b'{"access_token": "has spaces in it"}')
-    result = run_pyx_auth("token", env=key_env)
+    result = run_pyx_auth("token", env=api_key_env)
     _assert_clean_failure(result, "without a usable 'access_token'")
 
 
 def test_hanging_server_fails_within_the_budget(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     emulator.fail_next("access-token", hang=20)
     started = time.monotonic()
-    result = run_pyx_auth("token", env={**key_env, "PYX_AUTH_TIMEOUT": "2"})
+    result = run_pyx_auth("token", env={**api_key_env, "PYX_AUTH_TIMEOUT": "2"})
     elapsed = time.monotonic() - started
     _assert_clean_failure(result, "did not answer within 2 s", "PYX_AUTH_TIMEOUT")
     assert elapsed < 8
 
 
 def test_unreachable_host_is_a_network_error(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
-    env = {**key_env, "PYX_API_URL": "http://127.0.0.1:9"}
+    env = {**api_key_env, "PYX_API_URL": "http://127.0.0.1:9"}
     result = run_pyx_auth("token", env=env)
     _assert_clean_failure(result, "cannot reach http://127.0.0.1:9/auth/cli/access-token")
 
 
 def test_failed_refresh_keeps_the_cached_token(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
-    token = run_pyx_auth("token", env=key_env).stdout.strip()
+    token = run_pyx_auth("token", env=api_key_env).stdout.strip()
     emulator.fail_next("access-token", status=500, times=10)
-    result = run_pyx_auth("token", "--min-ttl", "2h", env=key_env)
+    result = run_pyx_auth("token", "--min-ttl", "2h", env=api_key_env)
     _assert_clean_failure(result, "HTTP 500")
-    assert _cached_file(key_env).read_text() == token
-    assert run_pyx_auth("token", env=key_env).stdout.strip() == token
+    assert _cached_file(api_key_env).read_text() == token
+    assert run_pyx_auth("token", env=api_key_env).stdout.strip() == token
 
 
 def test_failed_login_refresh_keeps_tokens_json(
@@ -142,12 +137,12 @@ def test_rejected_refresh_token_says_to_log_in_again(
 
 
 def test_corrupt_cache_file_is_replaced(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
-    cached = _cached_file(key_env)
+    cached = _cached_file(api_key_env)
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"\x00garbage \xff")
-    result = run_pyx_auth("token", env=key_env)
+    result = run_pyx_auth("token", env=api_key_env)
     assert result.returncode == 0, result.stderr
     assert cached.read_text() == result.stdout.strip()
 
@@ -161,11 +156,11 @@ def test_corrupt_tokens_json_is_no_login_not_a_crash(
 
 
 def test_unwritable_store_is_a_clear_error_and_keeps_nothing_half_written(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where the store folder should be")
-    env = {**key_env, "PYX_CREDENTIALS_DIR": str(blocker)}
+    env = {**api_key_env, "PYX_CREDENTIALS_DIR": str(blocker)}
     result = run_pyx_auth("token", env=env)
     _assert_clean_failure(result, "cannot create the token store")
     assert blocker.read_text() == "a file where the store folder should be"

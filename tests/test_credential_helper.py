@@ -44,13 +44,6 @@ def workspace(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def api_key_env(pyx_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """pyx-auth (and uv) in API-key mode against the emulator, with an empty store."""
-    monkeypatch.setenv("PYX_API_KEY", EMULATOR_API_KEY)
-    return {**pyx_env, "PYX_API_KEY": EMULATOR_API_KEY}
-
-
 def _bazel(workspace: Path, helper: list[str] | None = None, **options: float) -> BazelClient:
     return BazelClient(
         pyx_auth_argv() if helper is None else helper,

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv
+from conftest import RunPyxAuth, pyx_auth_argv
 from pyx_auth.emulator import PyxEmulator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -208,12 +208,6 @@ def index_url(emulator: PyxEmulator) -> str:
     return f"{emulator.url}/simple/{WORKSPACE}/{VIEW}/"
 
 
-@pytest.fixture
-def key_env(pyx_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("PYX_API_KEY", EMULATOR_API_KEY)
-    return dict(os.environ)
-
-
 def _context(tmp_path: Path, dockerfile: str) -> Path:
     context = tmp_path / "context"
     context.mkdir()
@@ -246,7 +240,7 @@ def test_build_with_token_secret_fetches_the_index_and_keeps_no_trace_of_it(
     run_pyx_auth: RunPyxAuth,
     emulator: PyxEmulator,
     index_url: str,
-    key_env: dict[str, str],
+    api_key_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     token_file = tmp_path / "pyx-token"
@@ -362,7 +356,7 @@ def test_pyx_buildx_passes_the_token_by_env_and_netrc_file_never_argv(
     buildah: Buildah,
     emulator: PyxEmulator,
     index_url: str,
-    key_env: dict[str, str],
+    api_key_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     buildx = BuildxRun(tmp_path, buildah, "buildah")
@@ -423,7 +417,7 @@ def test_pyx_buildx_without_pyx_auth_says_how_to_point_at_it(tmp_path: Path) -> 
 
 
 def test_pyx_buildx_failed_build_keeps_its_exit_code_and_removes_the_netrc(
-    emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     buildx = BuildxRun(tmp_path, None, "3")
     result = buildx.run("-t", "failing", ".")
@@ -433,7 +427,7 @@ def test_pyx_buildx_failed_build_keeps_its_exit_code_and_removes_the_netrc(
 
 
 def test_pyx_buildx_interrupted_by_ctrl_c_removes_the_netrc(
-    emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     """Ctrl-C sends SIGINT to the whole foreground process group: pyx-buildx and the build."""
     buildx = BuildxRun(tmp_path, None, "sleep")
@@ -461,7 +455,7 @@ def test_pyx_buildx_interrupted_by_ctrl_c_removes_the_netrc(
 
 
 def test_pyx_buildx_asks_for_30_minutes_unless_told_otherwise(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     """A cached token with 20 minutes left is replaced by default, kept when 10 are enough."""
     emulator.token_lifetime = 20 * 60

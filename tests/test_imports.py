@@ -16,7 +16,7 @@ import pytest
 
 import pyx_auth
 from bazel_client import gson_request
-from conftest import EMULATOR_API_KEY, FROZEN_BIN, pyx_auth_argv
+from conftest import FROZEN_BIN, pyx_auth_argv
 from pyx_auth.emulator import PyxEmulator
 
 pytestmark = pytest.mark.skipif(
@@ -76,8 +76,7 @@ def _cache_hit(argv: list[str], emulator: PyxEmulator, workspace: Path) -> list[
 
 
 @pytest.fixture
-def hit_env(pyx_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setenv("PYX_API_KEY", EMULATOR_API_KEY)
+def hit_env(api_key_env: dict[str, str], tmp_path: Path) -> Path:
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     return workspace

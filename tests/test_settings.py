@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pyx_auth.errors import ConfigError
-from pyx_auth.settings import Settings
+from pyx_auth.settings import VARIABLES, Settings
 
 
 def test_settings_defaults_to_pyx_dev() -> None:
@@ -83,3 +85,50 @@ def test_settings_empty_endpoint_variable_is_an_error_not_the_default(name: str)
 def test_settings_rejects_unbounded_timeouts(value: str) -> None:
     with pytest.raises(ConfigError, match="PYX_AUTH_TIMEOUT"):
         Settings({"PYX_AUTH_TIMEOUT": value})
+
+
+def test_settings_are_read_only() -> None:
+    settings = Settings({})
+    with pytest.raises(AttributeError, match="read-only"):
+        settings.workspace = "acme"
+
+
+def test_every_variable_settings_reads_has_a_row_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("## Environment variables", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+    documented = {name for row in rows for name in row.replace("`", " ").replace(",", " ").split()}
+    assert [name for name in VARIABLES if name not in documented] == []
+
+
+def test_settings_parse_trusted_access_variables_once() -> None:
+    settings = Settings(
+        {
+            "PYX_WORKSPACE": " acme ",
+            "PYX_TRUSTED_ACCESS_AUDIENCE": "pyx:other",
+            "PYX_TRUSTED_ACCESS_PATH": "v2/{workspace}/mint",
+        }
+    )
+    assert settings.workspace == "acme"
+    assert settings.trusted_access_audience == "pyx:other"
+    assert settings.mint_path("acme") == "v2/acme/mint"
+    defaults = Settings({})
+    assert defaults.workspace is None
+    assert defaults.mint_path("acme") == "v1/trusted-access/acme/mint-token"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PYX_WORKSPACE", " ", "PYX_WORKSPACE is set but empty"),
+        ("PYX_WORKSPACE", "../x", "PYX_WORKSPACE must be a pyx workspace name"),
+        ("PYX_TRUSTED_ACCESS_AUDIENCE", "", "PYX_TRUSTED_ACCESS_AUDIENCE is set but empty"),
+        ("PYX_TRUSTED_ACCESS_PATH", "", "PYX_TRUSTED_ACCESS_PATH is set but empty"),
+        ("PYX_TRUSTED_ACCESS_PATH", "v1/mint", "PYX_TRUSTED_ACCESS_PATH must contain {workspace}"),
+    ],
+)
+def test_settings_refuse_unusable_trusted_access_variables(
+    name: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings({name: value})

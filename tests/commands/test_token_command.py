@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv
+from conftest import RunPyxAuth, pyx_auth_argv
 from pyx_auth.emulator import PyxEmulator
 
 DEFAULT_CDN_HOSTS = [
@@ -26,13 +26,6 @@ DEFAULT_CDN_HOSTS = [
     "files-static.astralhosted.com",
     "views-static.astralhosted.com",
 ]
-
-
-@pytest.fixture
-def key_env(pyx_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The emulator plus an API key, set in os.environ so subprocesses inherit it."""
-    monkeypatch.setenv("PYX_API_KEY", EMULATOR_API_KEY)
-    return dict(os.environ)
 
 
 def _token(run_pyx_auth: RunPyxAuth, *args: str, env: dict[str, str] | None = None) -> str:
@@ -52,7 +45,7 @@ def _machines(text: str, path: Path) -> list[str]:
 
 
 def test_token_prints_only_the_token_and_a_newline(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     result = run_pyx_auth("token")
     assert result.returncode == 0, result.stderr
@@ -63,7 +56,7 @@ def test_token_prints_only_the_token_and_a_newline(
 
 
 def test_token_output_writes_0600_file_without_trailing_newline(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     target = tmp_path / "pyx-token"
     result = run_pyx_auth("token", "--output", str(target))
@@ -76,7 +69,7 @@ def test_token_output_writes_0600_file_without_trailing_newline(
 
 
 def test_token_output_replaces_an_existing_file_atomically(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     """A reader holding the old file keeps reading it whole; the path gets a new 0600 file."""
     folder = tmp_path / "out"
@@ -96,7 +89,7 @@ def test_token_output_replaces_an_existing_file_atomically(
 
 
 def test_token_output_into_missing_folder_is_a_one_line_error(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     result = run_pyx_auth("token", "--output", str(tmp_path / "missing" / "pyx-token"))
     assert result.returncode == 2
@@ -109,13 +102,13 @@ def test_token_output_into_missing_folder_is_a_one_line_error(
 
 
 def test_token_format_raw_is_the_default(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     assert _token(run_pyx_auth, "--format", "raw") == _token(run_pyx_auth)
 
 
 def test_token_format_env_is_an_env_file_line(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     out = _token(run_pyx_auth, "--format", "env")
     assert out.startswith("PYX_AUTH_TOKEN=") and out.count("\n") == 1 and out.endswith("\n")
@@ -123,7 +116,7 @@ def test_token_format_env_is_an_env_file_line(
 
 
 def test_token_format_json_has_token_and_expiry(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     payload = json.loads(_token(run_pyx_auth, "--format", "json"))
     assert set(payload) == {"token", "expires_at"}
@@ -142,7 +135,7 @@ def test_token_format_json_expiry_is_null_when_unknown(
 
 
 def test_token_format_netrc_for_emulator_names_loopback_host_without_port(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     out = _token(run_pyx_auth, "--format", "netrc")
     token = out.split()[-1]
@@ -188,7 +181,7 @@ def test_token_format_netrc_follows_custom_api_and_cdn(
 
 
 def test_token_format_netrc_output_file_is_0600(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     target = tmp_path / "pyx.netrc"
     result = run_pyx_auth("token", "--format", "netrc", "--output", str(target))
@@ -220,7 +213,7 @@ def test_token_with_inner_whitespace_is_refused_without_echoing_it(
 
 
 def test_token_outside_github_actions_never_writes_the_token_to_stderr(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     for value in (None, "false"):
         env = dict(os.environ)
@@ -235,12 +228,12 @@ def test_token_outside_github_actions_never_writes_the_token_to_stderr(
 def test_token_in_github_actions_masks_the_bare_token_on_stderr(
     run_pyx_auth: RunPyxAuth,
     emulator: PyxEmulator,
-    key_env: dict[str, str],
+    api_key_env: dict[str, str],
     output_format: str,
 ) -> None:
     """The mask is the bare token, so it hides every occurrence in any format's output."""
     result = run_pyx_auth(
-        "token", "--format", output_format, env={**key_env, "GITHUB_ACTIONS": "true"}
+        "token", "--format", output_format, env={**api_key_env, "GITHUB_ACTIONS": "true"}
     )
     assert result.returncode == 0
     (mask_line,) = result.stderr.splitlines()
@@ -250,14 +243,14 @@ def test_token_in_github_actions_masks_the_bare_token_on_stderr(
 
 
 def test_token_in_github_actions_capture_gets_only_the_token(
-    emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     """``token="$(pyx-auth token)"`` as a workflow step writes it; stderr stays the runner's."""
     captured = tmp_path / "captured"
     script = 'token="$("$@" token)" && printf %s "$token" > "$CAPTURED"'
     result = subprocess.run(
         ["bash", "-c", script, "bash", *pyx_auth_argv()],
-        env={**key_env, "GITHUB_ACTIONS": "true", "CAPTURED": str(captured)},
+        env={**api_key_env, "GITHUB_ACTIONS": "true", "CAPTURED": str(captured)},
         capture_output=True,
         text=True,
         timeout=30,
@@ -271,12 +264,12 @@ def test_token_in_github_actions_capture_gets_only_the_token(
 
 
 def test_token_in_github_actions_mask_comes_before_the_token(
-    emulator: PyxEmulator, key_env: dict[str, str]
+    emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     """With both streams on one pipe, the mask command arrives first (it is flushed first)."""
     result = subprocess.run(
         [*pyx_auth_argv(), "token"],
-        env={**key_env, "GITHUB_ACTIONS": "true"},
+        env={**api_key_env, "GITHUB_ACTIONS": "true"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -288,10 +281,10 @@ def test_token_in_github_actions_mask_comes_before_the_token(
 
 
 def test_token_in_github_actions_masks_when_writing_a_file(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     target = tmp_path / "pyx-token"
-    env = {**key_env, "GITHUB_ACTIONS": "true"}
+    env = {**api_key_env, "GITHUB_ACTIONS": "true"}
     result = run_pyx_auth("token", "--output", str(target), env=env)
     assert result.returncode == 0
     assert result.stdout == ""
@@ -313,7 +306,7 @@ def test_token_in_github_actions_mask_escapes_percent_like_actions_core(
 
 
 def test_token_min_ttl_replaces_a_cached_token_that_would_expire_sooner(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     emulator.token_lifetime = 20 * 60
     short = _token(run_pyx_auth).strip()
