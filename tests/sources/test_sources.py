@@ -50,16 +50,18 @@ def test_env_token_wins_over_api_key_and_login(
     assert emulator.counts()["access-token"] == 0
 
 
-def test_uv_auth_token_alias_works_with_deprecation_warning(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+@pytest.mark.parametrize(
+    ("alias", "modern"), [("UV_AUTH_TOKEN", "PYX_AUTH_TOKEN"), ("UV_API_KEY", "PYX_API_KEY")]
+)
+def test_uv_alias_works_with_one_deprecation_warning(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str], alias: str,
+    modern: str
 ) -> None:
-    token = emulator.mint_access_token()
-    result = run_pyx_auth("token", env={**os.environ, "UV_AUTH_TOKEN": token})
+    value = emulator.mint_access_token() if alias == "UV_AUTH_TOKEN" else EMULATOR_API_KEY
+    result = run_pyx_auth("token", env={**os.environ, alias: value})
     assert result.returncode == 0
-    assert result.stdout.strip() == token
-    assert result.stderr == (
-        "pyx-auth: warning: UV_AUTH_TOKEN is deprecated; set PYX_AUTH_TOKEN instead\n"
-    )
+    assert emulator.verify(result.stdout.strip()) is not None
+    assert result.stderr == f"pyx-auth: warning: {alias} is deprecated; set {modern} instead\n"
 
 
 def test_pyx_auth_token_shadows_uv_alias_without_warning(
@@ -71,19 +73,24 @@ def test_pyx_auth_token_shadows_uv_alias_without_warning(
     assert result.stdout.strip() == token and result.stderr == ""
 
 
-@pytest.mark.parametrize("name", ["PYX_AUTH_TOKEN", "UV_AUTH_TOKEN", "PYX_API_KEY", "UV_API_KEY"])
+@pytest.mark.parametrize(
+    ("variables", "name"),
+    [
+        *(({name: " "}, name) for name in ("PYX_AUTH_TOKEN", "UV_AUTH_TOKEN", "PYX_API_KEY",
+                                           "UV_API_KEY")),
+        ({"PYX_API_KEY": "", "UV_API_KEY": "k"}, "PYX_API_KEY"),  # empty still hides the alias
+        ({"PYX_WORKSPACE": ""}, "PYX_WORKSPACE"),  # even where nothing would have used it
+    ],
+)
 def test_set_but_empty_variable_is_an_error_naming_it(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str], name: str
+    run_pyx_auth: RunPyxAuth,
+    emulator: PyxEmulator,
+    pyx_env: dict[str, str],
+    variables: dict[str, str],
+    name: str,
 ) -> None:
-    result = run_pyx_auth("token", env={**os.environ, name: " "})
+    result = run_pyx_auth("token", env={**os.environ, **variables})
     _assert_one_line_error(result, f"{name} is set but empty")
-
-
-def test_empty_pyx_api_key_hides_the_uv_alias(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
-) -> None:
-    result = run_pyx_auth("token", env={**os.environ, "PYX_API_KEY": "", "UV_API_KEY": "k"})
-    _assert_one_line_error(result, "PYX_API_KEY is set but empty")
 
 
 def test_expired_env_token_fails_clearly(
@@ -146,15 +153,6 @@ def test_min_ttl_longer_than_pyx_issues_fails_and_keeps_the_cache(
     assert emulator.counts()["access-token"] == 2  # it did try to mint a longer-lived one
     cached = (_store(env) / api_key_file(EMULATOR_API_KEY)).read_text()
     assert emulator.verify(cached) is not None and cached != token
-
-
-def test_uv_api_key_alias_warns_and_works(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
-) -> None:
-    result = run_pyx_auth("token", env={**os.environ, "UV_API_KEY": EMULATOR_API_KEY})
-    assert result.returncode == 0
-    assert emulator.verify(result.stdout.strip()) is not None
-    assert "UV_API_KEY is deprecated; set PYX_API_KEY instead" in result.stderr
 
 
 def test_api_key_hides_the_login_store(
