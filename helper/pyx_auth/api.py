@@ -1,33 +1,206 @@
-"""The pyx API client: API-key exchange, OAuth refresh, Trusted Access, login polling, logout.
+"""The HTTP boundary (every outbound HTTP call of pyx-auth) and the pyx API client.
 
-The only module that imports httpx, and only the slow path imports it. Every call shares
-one deadline (``time.monotonic()`` seconds) so that a whole run fits Bazel's helper
-timeout; connection errors and 5xx answers are retried with backoff while time remains.
-httpx exceptions and unusable answers become ``pyx_auth.errors`` here, where they enter,
-and no message ever carries a token, key or raw response body.
+The only module that imports httpx, and only the slow path imports it. ``send`` is the one way
+out: each request runs within the run's deadline (``deadline.run_within``: httpx's timeouts are
+per phase, not total) and ``http_errors`` turns every httpx exception into a
+``pyx_auth.errors`` class where it enters, most specific first, as httpx itself maps httpcore's
+(``map_httpcore_exceptions``). ``PyxClient`` adds pyx's policy on top: connection errors and
+5xx answers are retried with backoff while time remains, and each status has its own message.
+No message ever carries a token, key, query string or raw response body.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import threading
+import math
 import time
 
 import httpx
 
 from pyx_auth import __version__
 from pyx_auth.claims import is_single_word
-from pyx_auth.errors import ConfigError, CredentialRejectedError, NetworkError, ServiceError
+from pyx_auth.deadline import run_within
+from pyx_auth.errors import (
+    ConfigError,
+    CredentialRejectedError,
+    NetworkError,
+    PyxAuthError,
+    ServiceError,
+    UnreachableError,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
     from pyx_auth.settings import Settings
+
+    MakeError = Callable[["Call", Exception], PyxAuthError]
 
 USER_AGENT = f"pyx-auth/{__version__}"
 MAX_ATTEMPTS = 3
 BACKOFF = 0.25
 """First retry delay in seconds; doubled for each further attempt."""
 MAX_DETAIL = 200
+MAX_REASON = 200
+
+
+class Call:
+    """What one request's error messages may say: never a secret, only names and the URL."""
+
+    __slots__ = ("budget", "credential", "label", "url")
+
+    def __init__(self, url: str, *, label: str, credential: str, budget: float) -> None:
+        self.url = url
+        """Shown without userinfo, query or fragment (``shown_url``)."""
+        self.label = label
+        """Who asks, e.g. ``"GitHub Actions: "``; empty for pyx itself."""
+        self.credential = credential
+        """What authenticates the request, e.g. "the API key in PYX_API_KEY"."""
+        self.budget = budget
+        """The run's time budget in seconds, for the timeout message."""
+
+    def timed_out(self) -> NetworkError:
+        return NetworkError(
+            f"{self.label}{self.url} did not answer within {self.budget:g} s"
+            " (set PYX_AUTH_TIMEOUT to wait longer)"
+        )
+
+
+def shown_url(url: str | httpx.URL, unparsable: str = "the URL") -> str:
+    """The URL without userinfo, query and fragment, which may carry secrets; ``unparsable``
+    (such as the name of the variable it came from) when it is not a URL at all."""
+    try:
+        return str(httpx.URL(url).copy_with(userinfo=b"", query=None, fragment=None))
+    except httpx.InvalidURL:
+        return unparsable
+
+
+def _reason(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:MAX_REASON] or type(exc).__name__
+
+
+def _error_map() -> tuple[tuple[tuple[type[Exception], ...], MakeError], ...]:
+    """httpx exception classes, most specific first, and the error each becomes."""
+    return (
+        (
+            (httpx.InvalidURL, httpx.UnsupportedProtocol),
+            lambda call, exc: ConfigError(f"{call.label}{call.url} is not a usable http(s) URL"),
+        ),
+        (
+            # Raised before sending; its text would quote the header, i.e. the secret.
+            (httpx.LocalProtocolError, UnicodeEncodeError),
+            lambda call, exc: ConfigError(
+                f"{call.label}{call.credential} contains characters that cannot be sent in an"
+                " HTTP header"
+            ),
+        ),
+        ((httpx.TimeoutException,), lambda call, exc: call.timed_out()),
+        (
+            (httpx.TransportError,),
+            lambda call, exc: UnreachableError(
+                f"{call.label}cannot reach {call.url}: {_reason(exc)}"
+            ),
+        ),
+        (
+            (httpx.DecodingError,),
+            lambda call, exc: ServiceError(
+                f"{call.label}{call.url} answered with a body that cannot be decoded"
+            ),
+        ),
+        (
+            (httpx.HTTPError,),
+            lambda call, exc: NetworkError(
+                f"{call.label}the request to {call.url} failed ({type(exc).__name__})"
+            ),
+        ),
+    )
+
+
+@contextlib.contextmanager
+def http_errors(call: Call) -> Iterator[None]:
+    """Turn an httpx exception (or a header that cannot be encoded) into a ``PyxAuthError``."""
+    try:
+        yield
+    except (httpx.HTTPError, httpx.InvalidURL, UnicodeEncodeError) as exc:
+        for kind, make in _error_map():
+            if isinstance(exc, kind):
+                raise make(call, exc) from exc
+        raise  # pragma: no cover - httpx.HTTPError is the map's last entry
+
+
+def _trace(method: str, url: str, status: int | None, elapsed: float) -> None:
+    """MERGE POINT: one line per HTTP call for PYX_AUTH_DEBUG=1; point it at the shared trace.
+
+    Method, URL (``shown_url``: no userinfo, no query), status and time; never a header or body.
+    """
+    import os
+    import sys
+
+    if os.environ.get("PYX_AUTH_DEBUG") == "1":
+        outcome = "no answer" if status is None else f"HTTP {status}"
+        print(f"pyx-auth: debug: {method} {url} -> {outcome} in {elapsed:.3f} s", file=sys.stderr)
+
+
+def send(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    deadline: float,
+    call: Call,
+    headers: Mapping[str, str] | None = None,
+    content: bytes | None = None,
+    params: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """One request through the boundary: within ``deadline``, httpx errors mapped, traced.
+
+    ``params`` are merged into the URL's own query, which is kept (di/id#441).
+    """
+    started = time.monotonic()
+    status: int | None = None
+
+    def request() -> httpx.Response:
+        with http_errors(call):
+            target = httpx.URL(url).copy_merge_params(dict(params or {}))
+            left = max(deadline - time.monotonic(), 0.001)
+            return client.request(method, target, headers=headers, content=content, timeout=left)
+
+    try:
+        response = run_within(deadline, request, call.timed_out, "pyx-auth http")
+        status = response.status_code
+        return response
+    finally:
+        _trace(method, call.url, status, time.monotonic() - started)
+
+
+def fetch(
+    method: str,
+    url: str,
+    *,
+    deadline: float,
+    label: str,
+    url_name: str,
+    credential: str,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """One request to a service other than pyx (a CI's OIDC token service), no retries.
+
+    ``label`` starts every message ("GitHub Actions: "); ``url_name`` stands for a URL that
+    does not parse, ``credential`` for what the headers carry.
+    """
+    call = Call(
+        shown_url(url, url_name),
+        label=label,
+        credential=credential,
+        budget=math.ceil(max(deadline - time.monotonic(), 0)),
+    )
+    with httpx.Client(headers={"User-Agent": USER_AGENT}, follow_redirects=False) as client:
+        return send(
+            client, method, url, deadline=deadline, call=call, headers=headers, params=params
+        )
 
 
 def _problem_summary(response: httpx.Response) -> str:
@@ -41,6 +214,20 @@ def _problem_summary(response: httpx.Response) -> str:
     parts = [str(body[key]) for key in ("title", "detail") if isinstance(body.get(key), str)]
     text = " ".join(": ".join(parts).split())
     return f": {text[:MAX_DETAIL]}" if text else ""
+
+
+def _status_error(response: httpx.Response, call: Call, hint: str) -> PyxAuthError:
+    """The error for a status pyx-auth does not accept: 401/403, other 4xx, 5xx."""
+    status, summary = response.status_code, _problem_summary(response)
+    if status in (401, 403):
+        return CredentialRejectedError(
+            f"{call.credential} was rejected by {call.url} (HTTP {status}{summary}){hint}"
+        )
+    if status >= 500:
+        return ServiceError(
+            f"{call.url} failed with HTTP {status}{summary}; pyx may be down, try again later"
+        )
+    return ServiceError(f"{call.url} refused the request with HTTP {status}{summary}")
 
 
 class PyxClient:
@@ -80,83 +267,40 @@ class PyxClient:
         ``accept_statuses`` are returned.
         """
         url = self.settings.endpoint(path)
+        call = Call(shown_url(url), label="", credential=credential, budget=self.settings.timeout)
         delay = BACKOFF
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            remaining = self.remaining()
-            if remaining <= 0:
-                raise NetworkError(f"{url} did not answer within {self.settings.timeout:g} s")
+            retry = attempt < MAX_ATTEMPTS
             try:
-                response = self._send(method, url, headers, content, remaining)
-            except (httpx.LocalProtocolError, UnicodeEncodeError) as exc:
-                # Raised before sending: its text would quote the header, i.e. the secret.
-                raise ConfigError(
-                    f"{credential} contains characters that cannot be sent in an HTTP header"
-                ) from exc
-            except httpx.TimeoutException as exc:
-                raise NetworkError(
-                    f"{url} did not answer within {self.settings.timeout:g} s"
-                    " (set PYX_AUTH_TIMEOUT to wait longer)"
-                ) from exc
-            except httpx.TransportError as exc:
-                if attempt < MAX_ATTEMPTS and self.remaining() > delay:
-                    time.sleep(delay)
-                    delay *= 2
-                    continue
-                reason = " ".join(str(exc).split()) or type(exc).__name__
-                raise NetworkError(f"cannot reach {url}: {reason}") from exc
+                response = send(
+                    self._client,
+                    method,
+                    url,
+                    deadline=self.deadline,
+                    call=call,
+                    headers=headers,
+                    content=content,
+                )
+            except UnreachableError:
+                if not (retry and self._backoff(delay)):
+                    raise
+                delay *= 2
+                continue
             status = response.status_code
             if response.is_success or status in accept_statuses:
                 return response
-            if status >= 500 and attempt < MAX_ATTEMPTS and self.remaining() > delay:
-                time.sleep(delay)
+            if status >= 500 and retry and self._backoff(delay):
                 delay *= 2
                 continue
-            summary = _problem_summary(response)
-            if status in (401, 403):
-                raise CredentialRejectedError(
-                    f"{credential} was rejected by {url} (HTTP {status}{summary}){hint}"
-                )
-            if status >= 500:
-                raise ServiceError(
-                    f"{url} failed with HTTP {status}{summary}; pyx may be down, try again later"
-                )
-            raise ServiceError(f"{url} refused the request with HTTP {status}{summary}")
+            raise _status_error(response, call, hint)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
-    def _send(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str] | None,
-        content: bytes | None,
-        timeout: float,
-    ) -> httpx.Response:
-        """One request that ends within ``timeout`` however slowly the server answers.
-
-        httpx's timeouts bound each connect and each read, not their sum, so a server that
-        trickles a byte a second would outlast Bazel's 10 s. The request runs on a daemon
-        thread that is abandoned (and dies with the process) when the time is up.
-        """
-        outcome: list[httpx.Response | Exception] = []
-
-        def send() -> None:
-            try:
-                outcome.append(
-                    self._client.request(
-                        method, url, headers=headers, content=content, timeout=timeout
-                    )
-                )
-            except Exception as exc:  # handed to the caller's thread
-                outcome.append(exc)
-
-        worker = threading.Thread(target=send, name="pyx-auth-http", daemon=True)
-        worker.start()
-        worker.join(timeout)
-        if not outcome:
-            raise httpx.TimeoutException(f"no complete answer within {timeout:.1f} s")
-        if isinstance(outcome[0], Exception):
-            raise outcome[0]
-        return outcome[0]
+    def _backoff(self, delay: float) -> bool:
+        """Sleep ``delay`` before another attempt; False when that would leave no time."""
+        if self.remaining() <= delay:
+            return False
+        time.sleep(delay)
+        return True
 
     def json_object(self, response: httpx.Response) -> dict[str, object]:
         """The answer as a JSON object, or ``ServiceError``."""

@@ -34,8 +34,7 @@ from pyx_auth.store import Store
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from types import ModuleType
-
+    from pyx_auth.oidc import Provider
     from pyx_auth.settings import Settings
 
 SOURCE_NAME = "Trusted Access"
@@ -127,7 +126,7 @@ def cache_file(workspace: str) -> str:
     return f"{FILE_PREFIX}{workspace}.json"
 
 
-def _identity(provider: ModuleType, settings: Settings) -> str:
+def _identity(provider: Provider, settings: Settings) -> str:
     return uv_digest(f"{provider.NAME}\n{provider.identity(settings.environ)}")
 
 
@@ -150,7 +149,7 @@ def _token(value: str, expires: object) -> Token:
     return token
 
 
-def missing_workspace(provider: ModuleType, settings: Settings) -> ConfigError:
+def missing_workspace(provider: Provider, settings: Settings) -> ConfigError:
     return ConfigError(
         f"Trusted Access ({provider.NAME}) needs the pyx workspace to mint a token for: pass"
         f" --workspace NAME, set {PYX_WORKSPACE}, or use index URLs that name it"
@@ -161,7 +160,7 @@ def missing_workspace(provider: ModuleType, settings: Settings) -> ConfigError:
 class TrustedAccessSource(Source):
     name = SOURCE_NAME
 
-    def _provider(self, settings: Settings) -> ModuleType:
+    def _provider(self, settings: Settings) -> Provider:
         provider = oidc.present(settings.environ)
         assert provider is not None, "used only when applies() is true"
         return provider
