@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -184,7 +184,7 @@ def test_github_request_timeout(emulator: PyxEmulator) -> None:
 
 
 def test_github_no_time_left_makes_no_request(emulator: PyxEmulator) -> None:
-    with pytest.raises(NetworkError, match="^GitHub Actions: .* did not answer within 0 s"):
+    with pytest.raises(NetworkError, match=r"^GitHub Actions: .* did not answer within 0 s"):
         github.detect(AUDIENCE, github_env(emulator), time.monotonic() - 1)
     assert emulator.counts()["oidc-token"] == 0
 
@@ -192,7 +192,7 @@ def test_github_no_time_left_makes_no_request(emulator: PyxEmulator) -> None:
 def test_github_unreachable_token_service(emulator: PyxEmulator) -> None:
     environ = github_env(emulator)
     emulator.stop()
-    with pytest.raises(UnreachableError, match="^GitHub Actions: cannot reach http://"):
+    with pytest.raises(UnreachableError, match=r"^GitHub Actions: cannot reach http://"):
         github.detect(AUDIENCE, environ, _deadline())
 
 
