@@ -184,7 +184,7 @@ def test_github_request_timeout(emulator: PyxEmulator) -> None:
 
 
 def test_github_no_time_left_makes_no_request(emulator: PyxEmulator) -> None:
-    with pytest.raises(NetworkError, match=r"^GitHub Actions: .* did not answer within 0 s"):
+    with pytest.raises(NetworkError, match=r"^GitHub Actions: .* did not answer in time"):
         github.detect(AUDIENCE, github_env(emulator), time.monotonic() - 1)
     assert emulator.counts()["oidc-token"] == 0
 
@@ -313,7 +313,7 @@ def test_buildkite_agent_refused_by_its_api(emulator: PyxEmulator, tmp_path: Pat
 def test_buildkite_agent_timeout(emulator: PyxEmulator, tmp_path: Path) -> None:
     emulator.fail_next("oidc-token", hang=5)
     started = time.monotonic()
-    with pytest.raises(OIDCError, match="did not finish within"):
+    with pytest.raises(OIDCError, match="did not finish in time"):
         buildkite.detect(AUDIENCE, buildkite_env(emulator, tmp_path / "bin"), _deadline(1))
     assert time.monotonic() - started < 4
 

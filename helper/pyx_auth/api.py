@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import time
 
 import httpx
@@ -51,7 +50,7 @@ class Call:
 
     __slots__ = ("budget", "credential", "label", "url")
 
-    def __init__(self, url: str, *, label: str, credential: str, budget: float) -> None:
+    def __init__(self, url: str, *, label: str, credential: str, budget: float | None) -> None:
         self.url = url
         """Shown without userinfo, query or fragment (``shown_url``)."""
         self.label = label
@@ -59,12 +58,12 @@ class Call:
         self.credential = credential
         """What authenticates the request, e.g. "the API key in PYX_API_KEY"."""
         self.budget = budget
-        """The run's time budget in seconds, for the timeout message."""
+        """The run's whole time budget in seconds, for the timeout message; None: unknown."""
 
     def timed_out(self) -> NetworkError:
+        within = "in time" if self.budget is None else f"within {self.budget:g} s"
         return NetworkError(
-            f"{self.label}{self.url} did not answer within {self.budget:g} s"
-            " (set PYX_AUTH_TIMEOUT to wait longer)"
+            f"{self.label}{self.url} did not answer {within} (set PYX_AUTH_TIMEOUT to wait longer)"
         )
 
 
@@ -143,8 +142,13 @@ def _trace(method: str, url: str, status: int | None, elapsed: float) -> None:
         print(f"pyx-auth: debug: {method} {url} -> {outcome} in {elapsed:.3f} s", file=sys.stderr)
 
 
+def _new_client() -> httpx.Client:
+    """A client that never follows redirects (a token goes only where it was sent)."""
+    return httpx.Client(headers={"User-Agent": USER_AGENT}, follow_redirects=False, trust_env=True)
+
+
 def send(
-    client: httpx.Client,
+    client: Callable[[], httpx.Client],
     method: str,
     url: str,
     *,
@@ -156,7 +160,9 @@ def send(
 ) -> httpx.Response:
     """One request through the boundary: within ``deadline``, httpx errors mapped, traced.
 
-    ``params`` are merged into the URL's own query, which is kept (di/id#441).
+    ``client()`` gives the httpx client; it is called within the deadline too, because making
+    one loads the CA certificates (over a second on a loaded machine). ``params`` are merged
+    into the URL's own query, which is kept (di/id#441).
     """
     started = time.monotonic()
     status: int | None = None
@@ -165,7 +171,7 @@ def send(
         with http_errors(call):
             target = httpx.URL(url).copy_merge_params(dict(params or {}))
             left = max(deadline - time.monotonic(), 0.001)
-            return client.request(method, target, headers=headers, content=content, timeout=left)
+            return client().request(method, target, headers=headers, content=content, timeout=left)
 
     try:
         response = run_within(deadline, request, call.timed_out, "pyx-auth http")
@@ -191,16 +197,20 @@ def fetch(
     ``label`` starts every message ("GitHub Actions: "); ``url_name`` stands for a URL that
     does not parse, ``credential`` for what the headers carry.
     """
-    call = Call(
-        shown_url(url, url_name),
-        label=label,
-        credential=credential,
-        budget=math.ceil(max(deadline - time.monotonic(), 0)),
-    )
-    with httpx.Client(headers={"User-Agent": USER_AGENT}, follow_redirects=False) as client:
+    call = Call(shown_url(url, url_name), label=label, credential=credential, budget=None)
+    clients: list[httpx.Client] = []
+
+    def client() -> httpx.Client:
+        clients.append(_new_client())
+        return clients[0]
+
+    try:
         return send(
             client, method, url, deadline=deadline, call=call, headers=headers, params=params
         )
+    finally:
+        for made in clients:
+            made.close()
 
 
 def _problem_summary(response: httpx.Response) -> str:
@@ -236,15 +246,20 @@ class PyxClient:
     def __init__(self, settings: Settings, deadline: float) -> None:
         self.settings = settings
         self.deadline = deadline
-        self._client = httpx.Client(
-            headers={"User-Agent": USER_AGENT}, follow_redirects=False, trust_env=True
-        )
+        self._client: httpx.Client | None = None
 
     def __enter__(self) -> PyxClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
+
+    def _http(self) -> httpx.Client:
+        """The one httpx client, made on first use (inside the deadline: see ``send``)."""
+        if self._client is None:
+            self._client = _new_client()
+        return self._client
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
@@ -273,7 +288,7 @@ class PyxClient:
             retry = attempt < MAX_ATTEMPTS
             try:
                 response = send(
-                    self._client,
+                    self._http,
                     method,
                     url,
                     deadline=self.deadline,

@@ -68,8 +68,9 @@ def _call(settings: Settings, timeout: float, action: Callable[[KeyringBackend],
             raise _translate(exc) from exc
 
     def timed_out() -> KeyringError:
+        within = f"within {timeout:.0f} s" if timeout >= 0.5 else "in time"
         return KeyringError(
-            f"the system keyring did not answer within {timeout:.0f} s (locked, or a Secret"
+            f"the system keyring did not answer {within} (locked, or a Secret"
             " Service that never starts?); set PYX_API_KEY instead, or PYX_AUTH_TIMEOUT to"
             " wait longer"
         )

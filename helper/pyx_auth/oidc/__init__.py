@@ -66,6 +66,7 @@ if TYPE_CHECKING:
             message. All I/O runs within ``deadline`` (``deadline.run_within``, ``api.fetch``).
             """
 
+
 __all__ = [
     "CI_MARKERS",
     "SHOWN_CLAIMS",

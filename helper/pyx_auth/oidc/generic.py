@@ -80,7 +80,7 @@ def detect(audience: str, environ: Mapping[str, str], deadline: float) -> str | 
     def timed_out() -> OIDCError:
         return OIDCError(
             f"{NAME}: {path} ({PYX_OIDC_TOKEN_FILE}) could not be read in time; check that the"
-            " token is mounted there"
+            " token is mounted there (set PYX_AUTH_TIMEOUT to wait longer)"
         )
 
     return run_within(deadline, lambda: _read_token_file(path), timed_out, "pyx-auth token file")

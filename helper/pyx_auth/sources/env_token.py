@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from pyx_auth.settings import Settings
 
 
-
 class EnvTokenSource(Source):
     """A token someone else minted. It cannot be refreshed, only checked."""
 
