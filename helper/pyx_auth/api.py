@@ -97,9 +97,17 @@ def _error_map() -> tuple[tuple[tuple[type[Exception], ...], MakeError], ...]:
         ),
         ((httpx.TimeoutException,), lambda call, exc: call.timed_out()),
         (
-            (httpx.TransportError,),
+            # The operating system's reason ("Connection refused", "Name or service not known").
+            (httpx.ConnectError,),
             lambda call, exc: UnreachableError(
                 f"{call.label}cannot reach {call.url}: {_reason(exc)}"
+            ),
+        ),
+        (
+            # Not quoted from here on: the text may come from the server or the request.
+            (httpx.TransportError,),
+            lambda call, exc: UnreachableError(
+                f"{call.label}cannot reach {call.url} ({type(exc).__name__})"
             ),
         ),
         (
@@ -109,7 +117,8 @@ def _error_map() -> tuple[tuple[tuple[type[Exception], ...], MakeError], ...]:
             ),
         ),
         (
-            (httpx.HTTPError,),
+            # The rest of httpx's tree, and its two other roots; not expected without streaming.
+            (httpx.HTTPError, httpx.StreamError, httpx.CookieConflict),
             lambda call, exc: NetworkError(
                 f"{call.label}the request to {call.url} failed ({type(exc).__name__})"
             ),
@@ -122,11 +131,11 @@ def http_errors(call: Call) -> Iterator[None]:
     """Turn an httpx exception (or a header that cannot be encoded) into a ``PyxAuthError``."""
     try:
         yield
-    except (httpx.HTTPError, httpx.InvalidURL, UnicodeEncodeError) as exc:
+    except Exception as exc:
         for kind, make in _error_map():
             if isinstance(exc, kind):
                 raise make(call, exc) from exc
-        raise  # pragma: no cover - httpx.HTTPError is the map's last entry
+        raise  # not httpx's: a bug, shown as an internal error
 
 
 def _trace(method: str, url: str, status: int | None, elapsed: float) -> None:
