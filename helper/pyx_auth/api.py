@@ -237,16 +237,17 @@ def _problem_summary(response: httpx.Response) -> str:
 
 def _status_error(response: httpx.Response, call: Call, hint: str) -> PyxAuthError:
     """The error for a status pyx-auth does not accept: 401/403, other 4xx, 5xx."""
-    status, summary = response.status_code, _problem_summary(response)
+    status, summary, label = response.status_code, _problem_summary(response), call.label
     if status in (401, 403):
         return CredentialRejectedError(
-            f"{call.credential} was rejected by {call.url} (HTTP {status}{summary}){hint}"
+            f"{label}{call.credential} was rejected by {call.url} (HTTP {status}{summary}){hint}"
         )
     if status >= 500:
         return ServiceError(
-            f"{call.url} failed with HTTP {status}{summary}; pyx may be down, try again later"
+            f"{label}{call.url} failed with HTTP {status}{summary}; pyx may be down, try again"
+            " later"
         )
-    return ServiceError(f"{call.url} refused the request with HTTP {status}{summary}")
+    return ServiceError(f"{label}{call.url} refused the request with HTTP {status}{summary}")
 
 
 class PyxClient:
@@ -283,15 +284,18 @@ class PyxClient:
         headers: dict[str, str] | None = None,
         content: bytes | None = None,
         accept_statuses: tuple[int, ...] = (),
+        label: str = "",
     ) -> httpx.Response:
         """Send one request with retries; raise a ``PyxAuthError`` for anything but success.
 
         ``credential`` names what authenticates the request ("the API key in PYX_API_KEY")
         and ``hint`` says what to do, for the message a 401/403 produces. Statuses in
-        ``accept_statuses`` are returned.
+        ``accept_statuses`` are returned. ``label`` starts every message.
         """
         url = self.settings.endpoint(path)
-        call = Call(shown_url(url), label="", credential=credential, budget=self.settings.timeout)
+        call = Call(
+            shown_url(url), label=label, credential=credential, budget=self.settings.timeout
+        )
         delay = BACKOFF
         for attempt in range(1, MAX_ATTEMPTS + 1):
             retry = attempt < MAX_ATTEMPTS
@@ -374,7 +378,7 @@ class PyxClient:
         )
 
     def mint_trusted_access(
-        self, path: str, oidc_token: str, *, workspace: str, presented: str
+        self, path: str, oidc_token: str, *, workspace: str, presented: str, label: str = ""
     ) -> tuple[str, int | None]:
         """``POST {api}/{path}`` with ``{"token": <OIDC token>}``: a pyx token and its ``expires``.
 
@@ -382,7 +386,7 @@ class PyxClient:
         (401/403: ``CredentialRejectedError`` with pyx's problem detail and ``presented``, the
         token's non-secret claims, so the accessor's patterns can be fixed); an endpoint that is
         not there (404: the workspace or the unconfirmed path); and server errors (retried,
-        then ``ServiceError``: try again later).
+        then ``ServiceError``: try again later). ``label`` (the CI) starts every message.
         """
         response = self.request(
             "POST",
@@ -391,18 +395,19 @@ class PyxClient:
             headers={"Content-Type": "application/json"},
             content=json.dumps({"token": oidc_token}).encode(),
             accept_statuses=(401, 403, 404),
+            label=label,
         )
         status, url = response.status_code, response.request.url
         if status in (401, 403):
             raise CredentialRejectedError(
-                f"pyx refused the OIDC token for workspace {workspace} (HTTP {status}"
+                f"{label}pyx refused the OIDC token for workspace {workspace} (HTTP {status}"
                 f"{_problem_summary(response)}); the token presented {presented}; make an"
                 " accessor's Repository or Subject pattern match these claims (pyx: Team >"
                 " Trusted Access)"
             )
         if status == 404:
             raise ServiceError(
-                f"{url} was not found (HTTP 404{_problem_summary(response)}); check the"
+                f"{label}{url} was not found (HTTP 404{_problem_summary(response)}); check the"
                 " workspace name, PYX_API_URL and PYX_TRUSTED_ACCESS_PATH"
             )
         body = self.json_object(response)

@@ -3,8 +3,9 @@
 The hangs are real: for GitHub Actions a local server that accepts the connection and never
 answers; for Buildkite a stand-in ``buildkite-agent`` (the real agent cannot run outside a
 Buildkite job) that sleeps instead of answering, through a child process that keeps its output
-pipes open; for a ``PYX_OIDC_TOKEN_FILE``, a FIFO whose writer never writes. GitLab is not
-here: its token is an environment variable, so it makes no call that could hang.
+pipes open; for a ``PYX_OIDC_TOKEN_FILE``, a FIFO whose writer never writes. GitLab (and
+``PYX_OIDC_TOKEN``) make no call of their own that could hang: their token is a variable. For
+every provider, the next call, the exchange at pyx, is bounded by the same budget and names it.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from ci_identity import buildkite_env, github_env
+from ci_identity import GENERIC_CLAIMS, buildkite_env, github_env, gitlab_env
 from conftest import RunPyxAuth
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.errors import PyxAuthError
-from pyx_auth.oidc import buildkite, generic, github
+from pyx_auth.oidc import buildkite, generic, github, gitlab
 
 AUDIENCE = "pyx:trusted-access"
 TIMEOUT = 2
@@ -177,3 +178,39 @@ def test_provider_detect_gives_up_at_the_deadline(
             provider.detect(AUDIENCE, environ, started + 1)
         assert time.monotonic() - started < 1.5, provider.NAME
         assert str(caught.value).startswith(f"{provider.NAME}: "), str(caught.value)
+
+
+CI_JOBS: dict[str, tuple[str, Callable[[PyxEmulator, Path], dict[str, str]]]] = {
+    "generic": (
+        generic.NAME,
+        lambda emulator, tmp: {"PYX_OIDC_TOKEN": emulator.issue_oidc_token(GENERIC_CLAIMS)},
+    ),
+    "github": (github.NAME, lambda emulator, tmp: github_env(emulator)),
+    "buildkite": (buildkite.NAME, lambda emulator, tmp: buildkite_env(emulator, tmp / "bin")),
+    "gitlab": (gitlab.NAME, lambda emulator, tmp: gitlab_env(emulator)),
+}
+
+
+@pytest.mark.parametrize("ci", sorted(CI_JOBS))
+def test_hanging_exchange_ends_the_run_within_the_timeout_naming_the_ci(
+    ci: str,
+    run_pyx_auth: RunPyxAuth,
+    emulator: PyxEmulator,
+    pyx_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """The OIDC token came; pyx's mint-token endpoint then hangs: the one budget still holds."""
+    name, job = CI_JOBS[ci]
+    emulator.add_accessor("acme", repository="acme/*")
+    emulator.fail_next("mint-token", hang=20)
+    environ = {**os.environ, **job(emulator, tmp_path), "PYX_AUTH_TIMEOUT": str(TIMEOUT)}
+    startup = _startup(run_pyx_auth)
+    started = time.monotonic()
+    result = run_pyx_auth("token", "--workspace", "acme", env=environ)
+    elapsed = time.monotonic() - started
+
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"pyx-auth: Trusted Access ({name}): "), result.stderr
+    assert f"/mint-token did not answer within {TIMEOUT} s" in result.stderr
+    assert result.stderr.count("\n") == 1 and "eyJ" not in result.stderr
+    assert elapsed < TIMEOUT + 1 + startup, (elapsed, startup)

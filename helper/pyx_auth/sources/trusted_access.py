@@ -198,6 +198,7 @@ class TrustedAccessSource(Source):
                     oidc_token,
                     workspace=workspace,
                     presented=oidc.format_claims(oidc.shown_claims(oidc_token)),
+                    label=f"{SOURCE_NAME} ({provider.NAME}): ",
                 )
             record = {"token": value, "expires": expires, "identity": identity}
             store.write(file_name, json.dumps(record))
