@@ -146,7 +146,9 @@ def _trace(method: str, url: str, status: int | None, elapsed: float) -> None:
     import os
     import sys
 
-    if os.environ.get("PYX_AUTH_DEBUG") == "1":
+    from pyx_auth.settings import PYX_AUTH_DEBUG
+
+    if os.environ.get(PYX_AUTH_DEBUG) == "1":
         outcome = "no answer" if status is None else f"HTTP {status}"
         print(f"pyx-auth: debug: {method} {url} -> {outcome} in {elapsed:.3f} s", file=sys.stderr)
 
@@ -386,7 +388,8 @@ class PyxClient:
         (401/403: ``CredentialRejectedError`` with pyx's problem detail and ``presented``, the
         token's non-secret claims, so the accessor's patterns can be fixed); an endpoint that is
         not there (404: the workspace or the unconfirmed path); and server errors (retried,
-        then ``ServiceError``: try again later). ``label`` (the CI) starts every message.
+        then ``ServiceError``: try again later). ``label`` (the CI) starts the messages of
+        ``request``: no answer, unreachable, 5xx, another 4xx.
         """
         response = self.request(
             "POST",
@@ -400,14 +403,14 @@ class PyxClient:
         status, url = response.status_code, response.request.url
         if status in (401, 403):
             raise CredentialRejectedError(
-                f"{label}pyx refused the OIDC token for workspace {workspace} (HTTP {status}"
+                f"pyx refused the OIDC token for workspace {workspace} (HTTP {status}"
                 f"{_problem_summary(response)}); the token presented {presented}; make an"
                 " accessor's Repository or Subject pattern match these claims (pyx: Team >"
                 " Trusted Access)"
             )
         if status == 404:
             raise ServiceError(
-                f"{label}{url} was not found (HTTP 404{_problem_summary(response)}); check the"
+                f"{url} was not found (HTTP 404{_problem_summary(response)}); check the"
                 " workspace name, PYX_API_URL and PYX_TRUSTED_ACCESS_PATH"
             )
         body = self.json_object(response)
