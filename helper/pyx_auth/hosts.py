@@ -226,4 +226,8 @@ def is_pyx_origin(
     if origin.scheme != "https" or origin.port != DEFAULT_PORTS["https"]:
         return False
     host = origin.host
-    return host == parent_domain(api.host) or is_under(host, cdn_domain) or host in extra_hosts
+    return (
+        host == parent_domain(api.host)
+        or is_under(host, cdn_domain)
+        or host in extra_hosts
+    )

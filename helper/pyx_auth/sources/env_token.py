@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from pyx_auth.settings import Settings
 
 
+
 class EnvTokenSource(Source):
     """A token someone else minted. It cannot be refreshed, only checked."""
 
