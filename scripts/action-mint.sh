@@ -74,9 +74,21 @@ token="$("$pyx_auth" "${args[@]}")" || die "no pyx token (the reason is above)"
 [ -n "$token" ] || die "pyx-auth printed an empty token"
 printf '::add-mask::%s\n' "$token"
 
-# expires_at from the token itself: offline, PYX_AUTH_TOKEN is used as given.
+# expires_at from the token itself (offline: PYX_AUTH_TOKEN is used as given), read from
+# `token --format json` with a real JSON parser: python3 (on every GitHub-hosted runner, and what
+# installs pyx-auth above), else jq; without either the output is empty ("unknown"). The JSON
+# holds the token, so it goes through a pipe, never a command line.
+json_expires_at() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import json, sys
+value = json.load(sys.stdin).get("expires_at")
+print(value if type(value) is int else "")'
+    elif command -v jq >/dev/null 2>&1; then
+        jq -r 'if (.expires_at | type) == "number" then .expires_at | floor else "" end'
+    fi
+}
 expires_at="$(PYX_AUTH_TOKEN="$token" "$pyx_auth" token --format json 2>/dev/null \
-    | sed -n 's/.*"expires_at": *\([0-9][0-9]*\).*/\1/p')" || expires_at=""
+    | json_expires_at 2>/dev/null)" || expires_at=""
 
 printf 'PYX_AUTH_TOKEN=%s\n' "$token" >>"$GITHUB_ENV"
 if [ -n "${INPUT_API_URL:-}" ]; then

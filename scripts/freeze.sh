@@ -22,10 +22,12 @@ export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-315532800}"
 export PYINSTALLER_CONFIG_DIR="$PWD/build/pyinstaller-config"
 
 # PyInstaller bundles libpython; Debian's python3 links it statically, so install the shared one.
+# (Not `grep -q`: it exits at the first match, ldconfig then dies of SIGPIPE, and under pipefail
+# the pipeline fails although the library is there.)
 python_version=$("${PYTHON:-python3}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 shared=$("${PYTHON:-python3}" -c 'import sysconfig; print(sysconfig.get_config_var("Py_ENABLE_SHARED"))')
 if [ "$shared" != 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-    && ! ldconfig -p | grep -q "libpython$python_version.so"; then
+    && ! ldconfig -p | grep -F "libpython$python_version.so" >/dev/null; then
     echo "--- apt-get install libpython$python_version (PyInstaller needs the shared libpython)" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "libpython$python_version" >/dev/null

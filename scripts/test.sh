@@ -22,7 +22,9 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q '.[test]'
-# The newest uv (no pyx support) beside uv 0.12.6, for tests/test_netrc_install.py.
-.venv/bin/python -m pip install -q --upgrade --target .venv/uv-latest uv
+.venv/bin/python -m pip install -q -e '.[test]'   # editable: a bare `pytest` tests the source
+# A uv newer than 0.12.6 (no pyx support), for tests/test_netrc_install.py. Pinned so that the
+# suite does not change with the calendar: bump it deliberately (`pip index versions uv`).
+NEWEST_UV=0.13.9
+.venv/bin/python -m pip install -q --upgrade --target .venv/uv-latest "uv==$NEWEST_UV"
 exec .venv/bin/python -m pytest "$@"

@@ -10,10 +10,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from conftest import EMULATOR_API_KEY, RunPyxAuth, write_uv_login
+from pyx_auth.api import Call, http_errors
 from pyx_auth.emulator import PyxEmulator
+from pyx_auth.errors import ConfigError, NetworkError, PyxAuthError, UnreachableError
 from pyx_auth.settings import Settings
 from pyx_auth.store import api_key_file, store_directory
 
@@ -221,3 +224,64 @@ def test_trickling_server_fails_within_the_total_budget(
     result = run_pyx_auth("token", env=env)
     _assert_clean_failure(result, "did not answer within 2 s")
     assert time.monotonic() - started < 6
+
+
+def _httpx_exceptions() -> list[type[Exception]]:
+    """Every exception class httpx defines (its ``__all__``), as httpx's own test lists them."""
+    return [
+        value
+        for name in httpx.__all__
+        if isinstance(value := getattr(httpx, name), type) and issubclass(value, Exception)
+    ]
+
+
+@pytest.mark.parametrize("kind", _httpx_exceptions(), ids=lambda kind: kind.__name__)
+def test_every_httpx_exception_becomes_one_line_without_its_text(kind: type[Exception]) -> None:
+    """httpx's ``test_httpcore_all_exceptions_mapped``, for our boundary: a new upstream class
+    cannot escape as a traceback, and only a connect error's (OS) reason is ever quoted."""
+    call = Call(
+        "https://pyx.test/auth/cli/access-token", label="Here: ", credential="the key", budget=8
+    )
+    if issubclass(kind, httpx.HTTPStatusError):
+        request = httpx.Request("GET", "https://pyx.test/")
+        exc: Exception = kind("SECRET", request=request, response=httpx.Response(500))
+    else:
+        try:
+            exc = kind("SECRET")
+        except TypeError:  # StreamClosed, StreamConsumed, ...: a fixed message of their own
+            exc = kind()
+    with pytest.raises(PyxAuthError) as caught, http_errors(call):
+        raise exc
+    message = str(caught.value)
+    assert message.startswith("Here: ") and "\n" not in message
+    assert ("SECRET" in message) == (kind is httpx.ConnectError), message
+    assert caught.value.__cause__ is exc
+
+
+def test_mapping_is_most_specific_first() -> None:
+    call = Call("https://pyx.test/x", label="", credential="the key", budget=8)
+    expected = {
+        httpx.ConnectTimeout("t"): NetworkError,
+        httpx.ConnectError("c"): UnreachableError,
+        httpx.LocalProtocolError("l"): ConfigError,
+        httpx.RemoteProtocolError("r"): UnreachableError,
+        httpx.UnsupportedProtocol("u"): ConfigError,
+    }
+    for exc, error in expected.items():
+        with pytest.raises(PyxAuthError) as caught, http_errors(call):
+            raise exc
+        assert type(caught.value) is error, exc
+
+
+def test_debug_trace_shows_each_call_without_secrets(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+) -> None:
+    """The boundary's one trace call site (``api._trace``): method, URL, status, time."""
+    result = run_pyx_auth("token", env={**key_env, "PYX_AUTH_DEBUG": "1"})
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    line = f"POST {emulator.url}/auth/cli/access-token -> HTTP 200 in "
+    assert line in result.stderr, result.stderr
+    assert EMULATOR_API_KEY not in result.stderr and token not in result.stderr
+    quiet = run_pyx_auth("token", "--min-ttl", "59m", env={**key_env, "PYX_AUTH_DEBUG": "0"})
+    assert "debug:" not in quiet.stderr

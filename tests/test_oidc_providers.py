@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,8 +26,17 @@ from ci_identity import (
 )
 from pyx_auth import claims, oidc
 from pyx_auth.emulator import PyxEmulator
-from pyx_auth.errors import ConfigError, GitHubOIDCPermissionError, OIDCError
+from pyx_auth.errors import (
+    ConfigError,
+    GitHubOIDCPermissionError,
+    NetworkError,
+    OIDCError,
+    UnreachableError,
+)
 from pyx_auth.oidc import buildkite, generic, github, gitlab
+
+if TYPE_CHECKING:
+    from pyx_auth.oidc import Provider
 
 AUDIENCE = "pyx:trusted-access"
 
@@ -169,13 +178,13 @@ def test_github_server_error_is_an_oidc_error(emulator: PyxEmulator) -> None:
 def test_github_request_timeout(emulator: PyxEmulator) -> None:
     emulator.fail_next("oidc-token", hang=3)
     started = time.monotonic()
-    with pytest.raises(OIDCError, match="timed out"):
+    with pytest.raises(NetworkError, match=r"^GitHub Actions: http://\S+/idtoken did not answer"):
         github.detect(AUDIENCE, github_env(emulator), _deadline(0.5))
     assert time.monotonic() - started < 2
 
 
 def test_github_no_time_left_makes_no_request(emulator: PyxEmulator) -> None:
-    with pytest.raises(OIDCError, match="no time left"):
+    with pytest.raises(NetworkError, match=r"^GitHub Actions: .* did not answer in time"):
         github.detect(AUDIENCE, github_env(emulator), time.monotonic() - 1)
     assert emulator.counts()["oidc-token"] == 0
 
@@ -183,7 +192,7 @@ def test_github_no_time_left_makes_no_request(emulator: PyxEmulator) -> None:
 def test_github_unreachable_token_service(emulator: PyxEmulator) -> None:
     environ = github_env(emulator)
     emulator.stop()
-    with pytest.raises(OIDCError, match="cannot request an OIDC token"):
+    with pytest.raises(UnreachableError, match=r"^GitHub Actions: cannot reach http://"):
         github.detect(AUDIENCE, environ, _deadline())
 
 
@@ -304,7 +313,7 @@ def test_buildkite_agent_refused_by_its_api(emulator: PyxEmulator, tmp_path: Pat
 def test_buildkite_agent_timeout(emulator: PyxEmulator, tmp_path: Path) -> None:
     emulator.fail_next("oidc-token", hang=5)
     started = time.monotonic()
-    with pytest.raises(OIDCError, match="did not finish within"):
+    with pytest.raises(OIDCError, match="did not finish in time"):
         buildkite.detect(AUDIENCE, buildkite_env(emulator, tmp_path / "bin"), _deadline(1))
     assert time.monotonic() - started < 4
 
@@ -326,7 +335,7 @@ def test_detect_outside_ci_is_none() -> None:
 
 
 @pytest.mark.parametrize("provider", [generic, github, buildkite, gitlab])
-def test_present_needs_one_of_the_ci_markers(provider: ModuleType) -> None:
+def test_present_needs_one_of_the_ci_markers(provider: Provider) -> None:
     """``oidc.present`` skips the providers unless a marker is set: none may need another."""
     assert set(provider.MARKERS) <= set(oidc.CI_MARKERS)
     assert provider in oidc.providers()

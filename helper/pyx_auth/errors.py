@@ -15,6 +15,7 @@ turns them into ``pyx-auth: <message>`` on stderr and an exit code.
     │   └── GitHubOIDCPermissionError  GITHUB_ACTIONS set, id-token permission missing
     ├── ServiceError              pyx answered another 4xx/5xx, or JSON we cannot use
     ├── NetworkError              unreachable host or timeout
+    │   └── UnreachableError      no connection (refused, DNS, reset): retried while time remains
     ├── StoreError                the store cannot be read or written, or the lock wait ran out
     ├── KeyringError              no usable keyring, or it hung
     └── LoginTimeoutError         the browser login was not finished in time
@@ -70,6 +71,10 @@ class ServiceError(PyxAuthError):
 
 class NetworkError(PyxAuthError):
     """pyx could not be reached, or did not answer within the time budget."""
+
+
+class UnreachableError(NetworkError):
+    """The host could not be reached or dropped the connection; worth another attempt."""
 
 
 class StoreError(PyxAuthError):

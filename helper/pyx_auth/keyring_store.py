@@ -3,9 +3,10 @@
 Keyring backends can hang rather than fail: a Secret Service that D-Bus can activate but
 that never starts stalls for 120 s or more, and a locked collection waits for an unlock
 nobody can answer over SSH (``buildkit-and-ci.md`` §10). So every keyring call, including
-``import keyring`` and the backend choice, runs in a daemon worker thread that is abandoned
-after ``timeout`` seconds, and whatever a backend raises becomes a one-line ``KeyringError``.
-keyring is imported only in that worker: the Bazel cache hit never pays its ~165 ms.
+``import keyring`` and the backend choice, runs within ``timeout`` seconds
+(``deadline.run_within``: a daemon worker thread, abandoned when the time is up), and
+whatever a backend raises becomes a one-line ``KeyringError``. keyring is imported only in
+that worker: the Bazel cache hit never pays its ~165 ms.
 
 The key is stored under service ``pyx-auth:<canonical API URL>`` (for example
 ``pyx-auth:https://api.pyx.dev/``) and user name ``api-key``. In CI (``CI``,
@@ -15,15 +16,16 @@ unless ``PYTHON_KEYRING_BACKEND`` names a backend explicitly.
 
 from __future__ import annotations
 
-import threading
+import time
 
+from pyx_auth.deadline import run_within
 from pyx_auth.errors import KeyringError
 from pyx_auth.settings import CI_VARIABLES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, TypeVar
+    from typing import TypeVar
 
     from keyring.backend import KeyringBackend
 
@@ -54,32 +56,26 @@ def skip_reason(settings: Settings) -> str | None:
 
 
 def _call(settings: Settings, timeout: float, action: Callable[[KeyringBackend], T]) -> T:
-    """Run ``action`` on the keyring backend in a worker thread, at most ``timeout`` seconds."""
+    """Run ``action`` on the keyring backend within ``timeout`` seconds (``run_within``)."""
     reason = skip_reason(settings)
     if reason is not None:
         raise KeyringError(reason)
-    outcome: list[tuple[bool, Any]] = []
 
-    def work() -> None:
+    def work() -> T:
         try:
-            outcome.append((True, action(_backend())))
+            return action(_backend())
         except BaseException as exc:  # the keyring adapter: backends may raise anything
-            outcome.append((False, exc))
+            raise _translate(exc) from exc
 
-    worker = threading.Thread(target=work, name="pyx-auth keyring", daemon=True)
-    worker.start()
-    worker.join(max(timeout, 0.0))
-    if not outcome:
-        raise KeyringError(
-            f"the system keyring did not answer within {timeout:.0f} s (locked, or a Secret"
+    def timed_out() -> KeyringError:
+        within = f"within {timeout:.0f} s" if timeout >= 0.5 else "in time"
+        return KeyringError(
+            f"the system keyring did not answer {within} (locked, or a Secret"
             " Service that never starts?); set PYX_API_KEY instead, or PYX_AUTH_TIMEOUT to"
             " wait longer"
         )
-    succeeded, value = outcome[0]
-    if succeeded:
-        result: T = value
-        return result
-    raise _translate(value) from value
+
+    return run_within(time.monotonic() + timeout, work, timed_out, "pyx-auth keyring")
 
 
 def _backend() -> KeyringBackend:
@@ -135,8 +131,7 @@ def set_key(settings: Settings, key: str, timeout: float) -> str:
         backend.set_password(service, USERNAME, key)
         if backend.get_password(service, USERNAME) != key:
             raise KeyringError(
-                f"the system keyring ({backend.name}) did not keep the key: set PYX_API_KEY"
-                " instead"
+                f"the system keyring ({backend.name}) did not keep the key: set PYX_API_KEY instead"
             )
         return str(backend.name)
 

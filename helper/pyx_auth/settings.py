@@ -140,6 +140,12 @@ def _flag(environ: Mapping[str, str], name: str) -> bool:
     return environ.get(name, "") not in ("", "0", "false")
 
 
+def write_trace(message: str) -> None:
+    """One ``PYX_AUTH_DEBUG`` line on stderr; callers decide whether debugging is on."""
+    sys.stderr.write(f"pyx-auth: debug: {message}\n")
+    sys.stderr.flush()
+
+
 def debug_enabled(environ: Mapping[str, str]) -> bool:
     """``PYX_AUTH_DEBUG`` is on (``1``; not ``0``, ``false`` or empty); the CLI edge asks it even
     when the settings themselves cannot be built."""
@@ -283,8 +289,7 @@ class Settings:
         that must format something costly check ``settings.debug`` first.
         """
         if self.debug:
-            sys.stderr.write(f"pyx-auth: debug: {message}\n")
-            sys.stderr.flush()
+            write_trace(message)
 
     def mint_path(self, workspace: str) -> str:
         """The Trusted Access exchange path for ``workspace``, below the API origin."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -155,7 +156,10 @@ def test_keyring_source_hanging_keyring_fails_within_the_time_budget(
 
     assert time.monotonic() - started < 10
     assert token.returncode == 2
-    assert "the system keyring did not answer within 1 s" in token.stderr
+    # "within 1 s" or, when a loaded machine used up the budget before the keyring was
+    # asked, "in time": the number is what was left of the run's budget.
+    assert re.search(r"the system keyring did not answer (within 1 s|in time)", token.stderr)
+    assert "PYX_AUTH_TIMEOUT to wait longer" in token.stderr
     assert len(token.stderr.splitlines()) == 1
 
 

@@ -1,6 +1,7 @@
 """CI identity providers: where the OIDC token for Trusted Access comes from.
 
-Each provider is a module with one small surface, after di/id's ``id/_internal/oidc/ambient.py``:
+Each provider is a module with one small surface (the ``Provider`` protocol), after di/id's
+``id/_internal/oidc/ambient.py``:
 
 - ``NAME``: how messages and ``pyx-auth status`` call it;
 - ``present(environ) -> bool``: whether this is that CI. Environment lookups only, because the
@@ -37,7 +38,34 @@ from pyx_auth.settings import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from types import ModuleType
+    from typing import Protocol
+
+    class Provider(Protocol):
+        """What every provider module has (a module satisfies it; only mypy sees this class,
+        so that the Bazel cache hit, which calls ``present``, never imports ``typing``)."""
+
+        @property
+        def NAME(self) -> str:
+            """How messages and ``pyx-auth status`` call the provider ("GitHub Actions")."""
+
+        @property
+        def MARKERS(self) -> tuple[str, ...]:
+            """The variables ``present`` looks at; all are in ``CI_MARKERS``."""
+
+        def present(self, environ: Mapping[str, str]) -> bool:
+            """Whether this is the provider's CI: environment lookups only (the cache hit)."""
+
+        def identity(self, environ: Mapping[str, str]) -> str:
+            """What tells this job from another on the same machine; lookups (or one small
+            file read) only."""
+
+        def detect(self, audience: str, environ: Mapping[str, str], deadline: float) -> str | None:
+            """di/id's three outcomes: None = not this CI; a string = the OIDC token; a
+            ``PyxAuthError`` (``OIDCError``, or ``NetworkError`` for its token service) = this
+            CI, but it will not give a token, with the fix and the provider's name in the
+            message. All I/O runs within ``deadline`` (``deadline.run_within``, ``api.fetch``).
+            """
+
 
 __all__ = [
     "CI_MARKERS",
@@ -65,14 +93,14 @@ SHOWN_CLAIMS = (
 MAX_CLAIM_CHARS = 200
 
 
-def providers() -> tuple[ModuleType, ...]:
+def providers() -> tuple[Provider, ...]:
     """The providers in the order they are tried."""
     from pyx_auth.oidc import buildkite, generic, github, gitlab
 
     return (generic, github, buildkite, gitlab)
 
 
-def present(environ: Mapping[str, str]) -> ModuleType | None:
+def present(environ: Mapping[str, str]) -> Provider | None:
     """The first provider whose CI this is, from the environment alone; None outside CI."""
     if not any(name in environ for name in CI_MARKERS):
         return None

@@ -8,6 +8,7 @@ strips them from build subprocesses). In the Docker plugin the agent is there on
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from pyx_auth.errors import OIDCError
@@ -47,10 +48,11 @@ def _reason(stderr: str) -> str:
 
 
 def detect(audience: str, environ: Mapping[str, str], deadline: float) -> str | None:
+    """The token ``buildkite-agent`` prints; None outside Buildkite; ``OIDCError`` when the agent
+    is missing, fails, prints nothing or does not finish within the run's deadline."""
     if not present(environ):
         return None
     import shutil
-    import subprocess
 
     agent = shutil.which(AGENT, path=environ.get("PATH"))
     if agent is None:
@@ -58,34 +60,62 @@ def detect(audience: str, environ: Mapping[str, str], deadline: float) -> str | 
             f"{NAME}: {AGENT} is not on PATH; run on a Buildkite agent (in the Docker plugin set"
             " `mount-buildkite-agent: true` and `propagate-environment: true`)"
         )
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise OIDCError(f"{NAME}: no time left to request an OIDC token")
     env = {name: value for name, value in environ.items() if name not in NOT_PASSED_ON}
-    try:
-        process = subprocess.run(
-            [agent, "oidc", "request-token", "--audience", audience],
-            capture_output=True,
-            text=True,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            timeout=remaining,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise OIDCError(
-            f"{NAME}: `{AGENT} oidc request-token` did not finish within {remaining:.0f} s;"
-            " rerun the job (PYX_AUTH_TIMEOUT allows more time)"
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OIDCError(f"{NAME}: cannot run {agent}: {exc}") from exc
-    if process.returncode != 0:
-        reason = _reason(process.stderr) or f"exit status {process.returncode}"
+    returncode, stdout, stderr = _run_agent(
+        [agent, "oidc", "request-token", "--audience", audience], env, deadline
+    )
+    if returncode != 0:
+        reason = _reason(stderr) or f"exit status {returncode}"
         raise OIDCError(
             f"{NAME}: `{AGENT} oidc request-token` failed: {reason}; check that the pipeline"
             " may request OIDC tokens"
         )
-    token = process.stdout.strip()
+    token = stdout.strip()
     if not token:
         raise OIDCError(f"{NAME}: `{AGENT} oidc request-token` printed no token")
     return token
+
+
+def _run_agent(argv: list[str], env: dict[str, str], deadline: float) -> tuple[int, str, str]:
+    """Run the agent within the deadline (``deadline.run_within``); (exit status, out, err).
+
+    It runs in a session of its own, so that when the time is up the whole process group is
+    killed: the agent, and anything it started that still holds its output pipes open.
+    """
+    import os
+    import signal
+    import subprocess
+
+    from pyx_auth.deadline import run_within
+
+    def timed_out() -> OIDCError:
+        return OIDCError(
+            f"{NAME}: `{AGENT} oidc request-token` did not finish in time; rerun the job"
+            " (set PYX_AUTH_TIMEOUT to wait longer)"
+        )
+
+    if deadline <= time.monotonic():
+        raise timed_out()
+    try:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise OIDCError(f"{NAME}: cannot run {argv[0]}: {exc.strerror}") from exc
+    try:
+        stdout, stderr = run_within(deadline, process.communicate, timed_out, "pyx-auth agent")
+    except UnicodeDecodeError as exc:
+        raise OIDCError(
+            f"{NAME}: `{AGENT} oidc request-token` printed text that is not UTF-8"
+        ) from exc
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+    return process.returncode, stdout, stderr

@@ -60,7 +60,9 @@ def identity(environ: Mapping[str, str]) -> str:
 
 
 def detect(audience: str, environ: Mapping[str, str], deadline: float) -> str | None:
-    """The token as given; the caller checks that it is for ``audience``."""
+    """The token as given, None when neither variable is set, ``OIDCError`` when the one set
+    holds no token. The caller checks that it is for ``audience``. The file is read within the
+    run's deadline: a FIFO or a stalled network mount must not hang the run."""
     if PYX_OIDC_TOKEN in environ:
         token = environ[PYX_OIDC_TOKEN].strip()
         if not token:
@@ -73,4 +75,12 @@ def detect(audience: str, environ: Mapping[str, str], deadline: float) -> str | 
         return None
     if not path:
         raise OIDCError(f"{NAME}: {PYX_OIDC_TOKEN_FILE} is set but empty; name the token file")
-    return _read_token_file(path)
+    from pyx_auth.deadline import run_within
+
+    def timed_out() -> OIDCError:
+        return OIDCError(
+            f"{NAME}: {path} ({PYX_OIDC_TOKEN_FILE}) could not be read in time; check that the"
+            " token is mounted there (set PYX_AUTH_TIMEOUT to wait longer)"
+        )
+
+    return run_within(deadline, lambda: _read_token_file(path), timed_out, "pyx-auth token file")

@@ -8,8 +8,6 @@ The URL already has a query (``api-version=2.0``), which must be kept (di/id#441
 
 from __future__ import annotations
 
-import time
-
 from pyx_auth.errors import GitHubOIDCPermissionError, OIDCError
 from pyx_auth.settings import GITHUB_ACTIONS
 
@@ -40,6 +38,10 @@ def identity(environ: Mapping[str, str]) -> str:
 
 
 def detect(audience: str, environ: Mapping[str, str], deadline: float) -> str | None:
+    """The runner's OIDC token for ``audience``; None outside GitHub Actions; an error when the
+    job lacks the permission (``GitHubOIDCPermissionError``), the token service fails (an
+    ``OIDCError`` naming the status) or cannot be reached within the deadline
+    (``NetworkError``). The one request goes through ``api.fetch``."""
     if not present(environ):
         return None
     url, request_token = environ.get(REQUEST_URL), environ.get(REQUEST_TOKEN)
@@ -49,30 +51,18 @@ def detect(audience: str, environ: Mapping[str, str], deadline: float) -> str | 
         raise GitHubOIDCPermissionError(
             f"{NAME}: no OIDC token available ({' and '.join(missing)} not set); {PERMISSION_FIX}"
         )
-    import httpx
+    from pyx_auth import api
 
-    from pyx_auth.api import USER_AGENT
-
-    try:
-        target = httpx.URL(url).copy_merge_params({"audience": audience})
-    except httpx.InvalidURL as exc:
-        raise OIDCError(f"{NAME}: {REQUEST_URL} is not a usable URL") from exc
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise OIDCError(f"{NAME}: no time left to request an OIDC token")
-    try:
-        with httpx.Client(headers={"User-Agent": USER_AGENT}, follow_redirects=False) as client:
-            response = client.get(
-                target, headers={"Authorization": f"bearer {request_token}"}, timeout=remaining
-            )
-    except httpx.TimeoutException as exc:
-        raise OIDCError(
-            f"{NAME}: the OIDC token request timed out after {remaining:.0f} s; rerun the job"
-            " (PYX_AUTH_TIMEOUT allows more time)"
-        ) from exc
-    except httpx.HTTPError as exc:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise OIDCError(f"{NAME}: cannot request an OIDC token: {reason}") from exc
+    response = api.fetch(
+        "GET",
+        url,
+        deadline=deadline,
+        label=f"{NAME}: ",
+        url_name=REQUEST_URL,
+        credential=REQUEST_TOKEN,
+        headers={"Authorization": f"bearer {request_token}"},
+        params={"audience": audience},
+    )
     if response.status_code != 200:
         raise OIDCError(
             f"{NAME}: the OIDC token request failed with HTTP {response.status_code}; rerun the"

@@ -60,6 +60,9 @@ def identity(environ: Mapping[str, str]) -> str:
 
 
 def detect(audience: str, environ: Mapping[str, str], deadline: float) -> str | None:
+    """The token in the job's ``id_tokens`` variable; None outside GitLab CI; ``OIDCError``
+    (with the ``id_tokens:`` fix) when the variable is empty or missing, ``ConfigError`` when
+    ``PYX_OIDC_TOKEN_VAR`` is not a variable name. No I/O: GitLab put the token there."""
     if not present(environ):
         return None
     name = variable(audience, environ)

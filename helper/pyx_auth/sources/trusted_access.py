@@ -27,8 +27,7 @@ from pyx_auth.sources.base import StoredToken, Token, is_single_word
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from types import ModuleType
-
+    from pyx_auth.oidc import Provider
     from pyx_auth.protocol import RequestUri
     from pyx_auth.settings import Settings
     from pyx_auth.sources.base import Lookup
@@ -83,7 +82,7 @@ def _token(value: str, expires: object) -> Token:
     return Token(value, SOURCE_NAME, given)
 
 
-def missing_workspace(provider: ModuleType, settings: Settings) -> ConfigError:
+def missing_workspace(provider: Provider, settings: Settings) -> ConfigError:
     return ConfigError(
         f"Trusted Access ({provider.NAME}) needs the pyx workspace to mint a token for: pass"
         f" --workspace NAME, set {PYX_WORKSPACE}, or use index URLs that name it"
@@ -99,13 +98,13 @@ def oidc_token(settings: Settings, deadline: float) -> str:
     return token
 
 
-def _describe(provider: ModuleType, workspace: str | None) -> str:
+def _describe(provider: Provider, workspace: str | None) -> str:
     where = f"workspace {workspace}" if workspace else "no workspace named yet"
     return f"Trusted Access via {provider.NAME} ({where})"
 
 
 def _status(
-    settings: Settings, provider: ModuleType, workspace: str | None, deadline: float
+    settings: Settings, provider: Provider, workspace: str | None, deadline: float
 ) -> tuple[dict[str, object], PyxAuthError | None]:
     """The CI provider, the workspace and the claims a fresh OIDC token presents (not the token)."""
     report: dict[str, object] = {"provider": provider.NAME, "workspace": workspace, "claims": None}
@@ -121,7 +120,7 @@ def _status(
 class TrustedAccess(StoredToken):
     """A CI identity and the workspace to mint for."""
 
-    def __init__(self, lookup: Lookup, provider: ModuleType, workspace: str) -> None:
+    def __init__(self, lookup: Lookup, provider: Provider, workspace: str) -> None:
         super().__init__(lookup, cache_file(workspace))
         self.provider = provider
         self.workspace = workspace
@@ -142,6 +141,7 @@ class TrustedAccess(StoredToken):
                 token,
                 workspace=self.workspace,
                 presented=oidc.format_claims(oidc.shown_claims(token)),
+                label=f"{SOURCE_NAME} ({self.provider.NAME}): ",
             )
         record = {"token": value, "expires": expires, "identity": self.identity}
         self.store.write(self.file_name, json.dumps(record))
@@ -159,7 +159,7 @@ class NoWorkspace:
 
     renews_offline = False
 
-    def __init__(self, lookup: Lookup, provider: ModuleType) -> None:
+    def __init__(self, lookup: Lookup, provider: Provider) -> None:
         self.settings = lookup.settings
         self.provider = provider
 
