@@ -28,7 +28,7 @@ import pytest
 from pyx_auth.emulator import ENDPOINTS, PyxEmulator, run_cli
 
 KEY = "sk-pyx-test"
-HELPER_DIR = Path(__file__).resolve().parents[1] / "helper"
+HELPER_DIR = Path(__file__).resolve().parents[2] / "helper"
 WHEEL = "demo_pkg-1.0-py3-none-any.whl"
 WHEEL_BYTES = b"PK\x03\x04 not really a wheel"
 
