@@ -5,6 +5,7 @@ with."""
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -146,6 +147,79 @@ def test_refresh_json_content_type_also_accepted(
     response = emulator_client.post("/auth/cli/refresh", json={"refresh_token": refresh_token})
 
     assert response.status_code == 200
+
+
+# -- refresh faults: rotate_then_delay and rejected_refresh_tokens -------------------------------
+
+
+def test_rotate_then_delay_client_that_gives_up_has_lost_its_refresh_token(
+    emulator: PyxEmulator, emulator_client: httpx.Client
+) -> None:
+    _, refresh_token = emulator.issue_tokens()
+    emulator.rotate_then_delay = 3.0
+
+    with pytest.raises(httpx.ReadTimeout):
+        emulator_client.post("/auth/cli/refresh", json={"refresh_token": refresh_token}, timeout=1)
+
+    emulator.rotate_then_delay = 0.0
+    assert_problem(refresh(emulator_client, refresh_token), 401)  # pyx rotated: it is spent
+    assert emulator.rejected_refresh_tokens == 1
+
+
+def test_rotate_then_delay_answers_a_working_pair_after_the_delay(
+    emulator: PyxEmulator, emulator_client: httpx.Client
+) -> None:
+    _, refresh_token = emulator.issue_tokens()
+    emulator.rotate_then_delay = 0.3
+
+    started = time.monotonic()
+    response = refresh(emulator_client, refresh_token)
+
+    assert time.monotonic() - started >= 0.3
+    assert response.status_code == 200
+    emulator.rotate_then_delay = 0.0
+    assert refresh(emulator_client, response.json()["refresh_token"]).status_code == 200
+    assert emulator.rejected_refresh_tokens == 0
+
+
+def test_rotate_then_delay_set_through_control_config(
+    emulator: PyxEmulator, emulator_client: httpx.Client
+) -> None:
+    _, refresh_token = emulator.issue_tokens()
+    emulator_client.post("/_emulator/config", json={"rotate_then_delay": 0.3})
+
+    started = time.monotonic()
+    assert refresh(emulator_client, refresh_token).status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+def test_rejected_refresh_tokens_counts_spent_and_unknown_only(
+    emulator: PyxEmulator, emulator_client: httpx.Client
+) -> None:
+    _, refresh_token = emulator.issue_tokens()
+    refresh(emulator_client, refresh_token)  # accepted
+    refresh(emulator_client, refresh_token)  # spent
+    refresh(emulator_client, "pyx-rt-never-issued")  # unknown
+    emulator_client.post("/auth/cli/refresh", content=b"not json")  # malformed: not a token
+
+    assert emulator.rejected_refresh_tokens == 2
+    counts = emulator_client.get("/_emulator/counts").json()
+    assert counts["rejected_refresh_tokens"] == 2
+    assert counts["refresh"] == 4
+
+
+def test_rejected_refresh_tokens_counts_revoked_and_resets(
+    emulator: PyxEmulator, emulator_client: httpx.Client
+) -> None:
+    access, refresh_token = emulator.issue_tokens("alice")
+    emulator_client.get("/auth/cli/logout", headers=bearer(access))
+    refresh(emulator_client, refresh_token)
+    assert emulator.rejected_refresh_tokens == 1
+
+    reset = emulator_client.post("/_emulator/reset").json()
+
+    assert reset["rejected_refresh_tokens"] == 0
+    assert emulator.rejected_refresh_tokens == 0
 
 
 # -- GET /auth/cli/logout --------------------------------------------------------------------------

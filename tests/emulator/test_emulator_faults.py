@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import email.utils
+import http.client
 import json
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -182,6 +185,66 @@ def test_latency_sleeps_run_in_parallel(emulator: PyxEmulator) -> None:
 
     assert statuses == [200] * 8
     assert time.monotonic() - started < 1.2, "latency must not be slept under the lock"
+
+
+# -- clock_skew: the Date header ------------------------------------------------------------------
+
+RFC_7231_DATE = re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT")
+
+
+def server_clock(response: httpx.Response) -> float:
+    """The emulator's clock, as its ``Date`` header tells it, in Unix seconds."""
+    date = response.headers["Date"]
+    assert RFC_7231_DATE.fullmatch(date), date
+    return email.utils.parsedate_to_datetime(date).timestamp()
+
+
+@pytest.mark.parametrize("skew", [0.0, 3600.0, -600.0])
+def test_clock_skew_shifts_the_date_of_every_answer(
+    emulator: PyxEmulator, emulator_client: httpx.Client, skew: float
+) -> None:
+    emulator.clock_skew = skew
+    emulator.fail_next("logout", status=503)
+    responses = [
+        emulator_client.post("/auth/cli/access-token", headers=bearer(KEY)),  # 200
+        emulator_client.get("/simple/acme/main/"),  # 401
+        emulator_client.get("/nope"),  # 404
+        emulator_client.get("/auth/cli/logout"),  # injected 503
+    ]
+
+    for response in responses:
+        assert abs(server_clock(response) - (time.time() + skew)) < 3, response.status_code
+
+
+def test_clock_skew_also_dates_the_servers_own_400(emulator: PyxEmulator) -> None:
+    emulator.clock_skew = 86400.0
+    host, port = emulator.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.putrequest("POST", "/auth/cli/refresh")
+        connection.putheader("Content-Length", "not a number")  # httpx refuses to send this
+        connection.endheaders()
+        response = connection.getresponse()
+        date = response.getheader("Date") or ""
+    finally:
+        connection.close()
+
+    assert response.status == 400
+    assert RFC_7231_DATE.fullmatch(date), date
+    assert abs(email.utils.parsedate_to_datetime(date).timestamp() - time.time() - 86400) < 3
+
+
+def test_clock_skew_set_through_control_config_and_tokens_keep_real_time(
+    emulator: PyxEmulator, emulator_client: httpx.Client
+) -> None:
+    emulator_client.post("/_emulator/config", json={"clock_skew": -7200})
+
+    response = emulator_client.post("/auth/cli/access-token", headers=bearer(KEY))
+
+    assert abs(server_clock(response) - (time.time() - 7200)) < 3
+    claims = emulator.verify(response.json()["access_token"])
+    assert claims is not None
+    assert abs(claims["iat"] - time.time()) < 3
 
 
 # -- /_emulator/ control endpoints -----------------------------------------------------------------
