@@ -169,6 +169,50 @@ def test_simple_head_has_length_but_no_body(
     assert response.content == b""
 
 
+# -- the root page: GET /simple/{workspace}/{view}/ ----------------------------------------------
+
+
+def test_simple_root_links_lead_to_every_project_of_the_view(
+    emulator: PyxEmulator, emulator_client: httpx.Client
+) -> None:
+    emulator.add_file("acme", "main", "demo-pkg", WHEEL, WHEEL_BYTES)
+    emulator.add_file("acme", "main", "Other.Lib", "other_lib-2.0.tar.gz", b"sdist")
+    emulator.add_file("acme", "dev", "dev-only", "dev_only-0.1.tar.gz", b"dev")
+    headers = basic("__token__", emulator.mint_access_token())
+
+    root = emulator_client.get("/simple/acme/main", headers=headers)  # as rules_python asks
+
+    assert root.status_code == 200
+    hrefs = re.findall(r'<a href="([^"]+)">', root.text)
+    paths = [httpx.URL(href).path for href in hrefs]
+    assert paths == ["/simple/acme/main/demo-pkg/", "/simple/acme/main/other-lib/"]
+    files = [emulator_client.get(href, headers=headers).text for href in hrefs]
+    assert WHEEL in files[0]
+    assert "other_lib-2.0.tar.gz" in files[1]
+
+
+@pytest.mark.parametrize("path", ["/simple/acme/main/", "/simple/acme/main/demo-pkg/"])
+@pytest.mark.parametrize("credential", ["none", "forged", "expired", "other-user", "api-key"])
+def test_simple_root_and_project_refuse_the_same_credentials(
+    emulator: PyxEmulator, emulator_client: httpx.Client, path: str, credential: str
+) -> None:
+    emulator.add_file("acme", "main", "demo-pkg", WHEEL, WHEEL_BYTES)
+    with PyxEmulator() as other:
+        forged = other.mint_access_token()
+    headers = {
+        "none": {},
+        "forged": bearer(forged),
+        "expired": bearer(emulator.mint_access_token(lifetime=-10)),
+        "other-user": basic("alice", emulator.mint_access_token()),
+        "api-key": basic("__token__", KEY),
+    }[credential]
+
+    response = emulator_client.get(path, headers=headers)
+
+    assert_problem(response, 401)
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="pyx"'
+
+
 # -- GET /files/{workspace}/{view}/{filename} ------------------------------------------------------
 
 
