@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from pyx_auth.emulator import PyxEmulator
@@ -88,6 +89,13 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def emulator() -> Iterator[PyxEmulator]:
     with PyxEmulator(api_keys=(EMULATOR_API_KEY,)) as server:
         yield server
+
+
+@pytest.fixture
+def emulator_client(emulator: PyxEmulator) -> Iterator[httpx.Client]:
+    """An HTTP client whose base URL is the emulator's, for tests of the emulator itself."""
+    with httpx.Client(base_url=emulator.url, timeout=5) as client:
+        yield client
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "emulator",
         help="run a local pyx emulator (for testing; not a registry)",
         description="Serve a local pyx-compatible API (API-key exchange, refresh, login,"
-        " logout) and a Simple index that requires its tokens. Prints PYX_API_URL= and"
-        " PYX_API_KEY= lines, then serves until interrupted.",
+        " logout) and a Simple index that requires its tokens and takes twine uploads at"
+        " /v1/upload/WORKSPACE/VIEW/. Prints PYX_API_URL= and PYX_API_KEY= lines, then serves"
+        " until interrupted.",
     )
     parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     parser.add_argument("--api-key", default="sk-pyx-demo", help="API key it accepts")
