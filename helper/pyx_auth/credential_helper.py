@@ -14,7 +14,13 @@ import time
 
 from pyx_auth.errors import PyxAuthError, UsageError
 from pyx_auth.hosts import has_userinfo, is_pyx_origin, parse_origin
-from pyx_auth.protocol import EMPTY_ANSWER, bearer_answer, format_answer, parse_request
+from pyx_auth.protocol import (
+    EMPTY_ANSWER,
+    bearer_answer,
+    format_answer,
+    is_hostless,
+    parse_request,
+)
 from pyx_auth.settings import NO_EXPIRES_MIN_TTL, REFRESH_MARGIN, Settings
 from pyx_auth.sources import resolve_token
 from pyx_auth.sources.trusted_access import workspace_from_uri
@@ -34,6 +40,8 @@ def is_pyx_uri(uri: str, settings: Settings) -> bool:
 
 def answer(uri: str, settings: Settings, *, offline: bool) -> str | None:
     """The JSON answer for ``uri``; None only when ``offline`` and the network is needed."""
+    if is_hostless(uri):
+        return EMPTY_ANSWER
     if not is_pyx_uri(uri, settings):
         return uv_credentials_answer(uri, settings, offline=offline)
     if has_userinfo(uri):
