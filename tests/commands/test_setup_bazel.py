@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bazel_client import BazelClient
-from conftest import EMULATOR_API_KEY, FROZEN_BIN, RunPyxAuth, pyx_auth_argv
+from conftest import EMULATOR_API_KEY, RunPyxAuth, stub_environment
 from pyx_auth.commands.config import helper_lines
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
@@ -20,16 +20,6 @@ from pyx_auth.settings import Settings
 REPO = Path(__file__).resolve().parents[2]
 PACKAGED_STUB = REPO / "helper" / "pyx_auth" / "data" / "pyx-credential-helper"
 USER_LINES = "# my settings\nbuild --jobs=4\ntry-import %workspace%/user.bazelrc\n"
-
-
-def stub_environment(environ: dict[str, str]) -> dict[str, str]:
-    """The environment Bazel would pass: the stub finds the pyx-auth under test on PATH."""
-    if FROZEN_BIN:
-        return {**environ, "PYX_AUTH_BIN": FROZEN_BIN, "PATH": "/usr/bin:/bin"}
-    argv = pyx_auth_argv()
-    if len(argv) != 1:
-        pytest.skip("pyx-auth is not installed as a console script here")
-    return {**environ, "PATH": f"{Path(argv[0]).parent}:/usr/bin:/bin"}
 
 
 @pytest.fixture
