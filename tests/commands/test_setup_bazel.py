@@ -6,7 +6,9 @@ wrote, exactly as Bazel runs ``%workspace%/bazel/pyx-credential-helper get``.
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -81,6 +83,35 @@ def test_setup_bazel_wires_a_workspace_and_a_second_run_changes_nothing(
     assert clean.returncode == 0 and clean.stdout.startswith("nothing to change")
 
 
+def _download(bazel: BazelClient, url: str) -> bytes:
+    """What Bazel's downloader does for each URL: ask the helper, send its headers."""
+    headers = {name: values[0] for name, values in bazel.get(url).headers.items()}
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return bytes(response.read())
+
+
+def test_setup_bazel_stub_serves_a_rules_python_fetch(
+    pyx_env: dict[str, str],
+    emulator: PyxEmulator,
+    workspace: Path,
+    run_pyx_auth: RunPyxAuth,
+) -> None:
+    """rules_python >= 2.0's order: the index's root listing, the project page, the wheel."""
+    wheel = b"not really a wheel"
+    emulator.add_file("acme", "main", "six", "six-1.17.0-py2.py3-none-any.whl", wheel)
+    assert run_pyx_auth("setup", "bazel", cwd=workspace).returncode == 0
+    stub = workspace / "bazel" / "pyx-credential-helper"
+    env = stub_environment({**os.environ, "PYX_API_KEY": EMULATOR_API_KEY})
+    bazel = BazelClient([str(stub)], workspace=workspace, env=env)
+    index = f"{emulator.url}/simple/acme/main/"
+    assert b"six" in _download(bazel, index)
+    page = _download(bazel, f"{index}six/").decode()
+    file_url = page.split('href="', 1)[1].split('"', 1)[0].split("#", 1)[0]
+    assert _download(bazel, file_url) == wheel
+    assert bazel.calls == 3 and emulator.counts()["access-token"] == 1
+
+
 def test_setup_bazel_refuses_a_folder_outside_a_workspace(
     tmp_path: Path, run_pyx_auth: RunPyxAuth
 ) -> None:
@@ -134,3 +165,28 @@ def test_setup_bazel_refuses_a_path_bazel_cannot_name(
     assert result.returncode == 2
     assert "must be a relative path inside the workspace" in result.stderr
     assert result.stdout == "" and result.stderr.count("\n") <= 3  # argparse's usage + error
+
+
+EXAMPLE = REPO / "bazel" / "examples" / "rules_python"
+
+
+def test_rules_python_example_is_what_setup_bazel_writes(run_pyx_auth: RunPyxAuth) -> None:
+    """The example's stub and .bazelrc block are current for the default pyx hosts."""
+    result = run_pyx_auth("setup", "bazel", "--check", "--dir", str(EXAMPLE))
+    assert result.returncode == 0, result.stdout
+    assert "--credential_helper_timeout=" in (EXAMPLE / ".bazelrc").read_text()
+
+
+def test_rules_python_example_index_and_files_reach_the_helper(
+    run_pyx_auth: RunPyxAuth,
+) -> None:
+    """doctor, reading the example as Bazel reads it: its index host and the CDN are covered."""
+    module = (EXAMPLE / "MODULE.bazel").read_text()
+    assert 'pip.default(index_url = "https://api.pyx.dev/simple/acme/main")' in module
+    assert "--hash=sha256:" in (EXAMPLE / "requirements_lock.txt").read_text()
+    env = stub_environment(dict(os.environ))
+    result = run_pyx_auth("doctor", "--json", "--dir", str(EXAMPLE), env=env)
+    checks = {check["name"]: check for check in json.loads(result.stdout)["checks"]}
+    assert checks[".bazelrc"]["status"] == "ok", checks[".bazelrc"]
+    assert checks["stub"]["status"] == "ok" and checks["stub current"]["status"] == "ok"
+    assert checks["stub runs"]["status"] == "ok", checks["stub runs"]

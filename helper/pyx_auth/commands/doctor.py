@@ -200,8 +200,8 @@ def check_api(settings: Settings) -> list[Check]:
     now = time.time()
     api = Check("pyx API", OK, f"{url} answers (HTTP {response.status_code})")
     date = response.headers.get("Date")
-    try:
-        skew = email.utils.parsedate_to_datetime(date).timestamp() - now if date else None
+    try:  # + 0.5: Date is truncated to the second
+        skew = email.utils.parsedate_to_datetime(date).timestamp() + 0.5 - now if date else None
     except (TypeError, ValueError):
         skew = None
     if skew is None:

@@ -161,7 +161,7 @@ def plan(workspace: str, stub_path: str, settings: Settings) -> list[Change]:
         elif BLOCK_BEGIN.encode() in old_rc:
             summary = "update the pyx-auth block in .bazelrc:"
         else:
-            summary = "add the pyx-auth block to .bazelrc, after its other lines:"
+            summary = "add the pyx-auth block to .bazelrc, after the lines already there:"
         mode = 0o644 if old_rc is None else os.stat(rc_file).st_mode & 0o7777
         summary = f"{summary}\n{block}".rstrip()
         changes.append(Change(rc_file, new_rc, mode, summary))
