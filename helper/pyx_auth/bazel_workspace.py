@@ -85,33 +85,31 @@ class RcFiles:
         self.read: list[str] = []
         self.flags: list[HelperFlag] = []
         self.problems: list[str] = []
-        for path, required in (
-            ("/etc/bazel.bazelrc", False),
-            (os.path.join(workspace, ".bazelrc"), False),
-            (os.path.join(home, ".bazelrc"), False),
-        ):
-            self._read(path, required=required, depth=0)
+        for path in ("/etc/bazel.bazelrc", os.path.join(workspace, ".bazelrc")):
+            self._read(path, required=False, chain=())
+        self._read(os.path.join(home, ".bazelrc"), required=False, chain=())
 
     def _resolve(self, value: str) -> str:
         if value.startswith(WORKSPACE_PREFIX):
             return os.path.join(self.workspace, value[len(WORKSPACE_PREFIX) :])
         return value if os.path.isabs(value) else os.path.join(self.workspace, value)
 
-    def _read(self, path: str, *, required: bool, depth: int) -> None:
+    def _read(self, path: str, *, required: bool, chain: tuple[str, ...]) -> None:
+        if path in chain or len(chain) > MAX_IMPORT_DEPTH:
+            self.problems.append(f"{path} imports itself (an import loop Bazel refuses)")
+            return
         try:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             if required:
                 self.problems.append(f"{path} is imported but cannot be read")
-            return
-        if depth > MAX_IMPORT_DEPTH or path in self.read:
-            self.problems.append(f"{path} imports itself")
             return
         self.read.append(path)
         for number, words in _rc_lines(text):
             if words[0] in ("import", "try-import") and len(words) == 2:
-                self._read(self._resolve(words[1]), required=words[0] == "import", depth=depth + 1)
+                imported = self._resolve(words[1])
+                self._read(imported, required=words[0] == "import", chain=(*chain, path))
             elif words[0] in RC_COMMANDS:
                 self._flags(words[1:], f"{path}:{number}")
 

@@ -154,7 +154,10 @@ def plan(workspace: str, stub_path: str, settings: Settings) -> list[Change]:
     rc_file = os.path.join(workspace, ".bazelrc")
     old_rc = _read(rc_file)
     block = bazelrc_block(settings, stub_path)
-    new_rc = with_block((old_rc or b"").decode("utf-8", "replace"), block).encode()
+    try:
+        new_rc = with_block((old_rc or b"").decode(), block).encode()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{rc_file} is not UTF-8 text; fix it, then run this again") from None
     if new_rc != old_rc:
         if old_rc is None:
             summary = "create .bazelrc with the pyx-auth block:"
