@@ -68,6 +68,16 @@ def pyx_auth_argv() -> list[str]:
     return [found] if found else [sys.executable, "-m", "pyx_auth"]
 
 
+def stub_environment(environ: dict[str, str]) -> dict[str, str]:
+    """The environment Bazel would pass: the stub finds the pyx-auth under test on PATH."""
+    if FROZEN_BIN:
+        return {**environ, "PYX_AUTH_BIN": FROZEN_BIN, "PATH": "/usr/bin:/bin"}
+    argv = pyx_auth_argv()
+    if len(argv) != 1:
+        pytest.skip("pyx-auth is not installed as a console script here")
+    return {**environ, "PATH": f"{Path(argv[0]).parent}:/usr/bin:/bin"}
+
+
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No inherited credentials or CI identity; HOME is an empty temporary folder."""

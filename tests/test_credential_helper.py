@@ -151,6 +151,19 @@ def test_get_no_expires_refuses_a_fixed_token_with_less_than_35_minutes(
     assert token not in caught.value.stderr
 
 
+def test_get_token_expiring_in_2400_expires_within_a_year(
+    monkeypatch: pytest.MonkeyPatch, emulator: PyxEmulator, workspace: Path
+) -> None:
+    """Bazel's cache arithmetic overflows on an ``expires`` ~292 years ahead and caches nothing."""
+    exp_2400 = int(dt.datetime(2400, 1, 1, tzinfo=dt.UTC).timestamp())
+    token = emulator.mint_access_token(lifetime=exp_2400 - int(time.time()))
+    monkeypatch.setenv("PYX_AUTH_TOKEN", token)
+    before = time.time()
+    answer = _bazel(workspace).call("https://api.pyx.dev/simple/")
+    assert answer.expires is not None
+    assert before < answer.expires.timestamp() <= time.time() + 365 * 24 * 3600
+
+
 # -- other URIs -----------------------------------------------------------------------------
 
 
@@ -168,6 +181,19 @@ def test_get_non_pyx_uri_answers_no_headers_without_a_request(
         answer = client.call(uri)
         assert answer.stdout == '{"headers":{}}\n', uri
     assert emulator.counts()["access-token"] == 0
+
+
+def test_get_hostless_uris_answer_no_headers_like_uv(
+    monkeypatch: pytest.MonkeyPatch, emulator: PyxEmulator, workspace: Path
+) -> None:
+    """Bazel sends ``https:///...`` to an unscoped helper; it is no pyx URI, not an error."""
+    token = emulator.mint_access_token()
+    monkeypatch.setenv("PYX_AUTH_TOKEN", token)
+    client = _bazel(workspace)
+    for uri in ("https:///simple/acme/main/", "https:///api.pyx.dev/simple/", "http:///x"):
+        answer = client.call(uri)
+        assert answer.stdout == '{"headers":{}}\n', uri
+        assert token not in answer.stdout + answer.stderr
 
 
 def test_get_non_pyx_uri_answers_from_uvs_credentials_file(

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(
 REPO = Path(__file__).resolve().parents[1]
 ENTRY_SCRIPT = REPO / "packaging" / "entry.py"
 DOCKERFILE = REPO / "docker" / "Dockerfile.ci-image"
-STUB = REPO / "bazel" / "pyx-credential-helper"
+STUB = REPO / "helper" / "pyx_auth" / "data" / "pyx-credential-helper"  # bazel/ links to it
 REPORT_VARIABLE = "PYX_AUTH_FROZEN_REPORT"
 
 NOT_ON_THE_CACHE_HIT = ("httpx", "httpcore", "jwt", "keyring", "cryptography", "certifi")

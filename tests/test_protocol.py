@@ -8,6 +8,7 @@ so that every other test can trust its verdicts: it must reject what Bazel rejec
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -27,14 +28,16 @@ from bazel_client import (
 )
 from pyx_auth import fastjson
 from pyx_auth.errors import UsageError
+from pyx_auth.hosts import split_uri
 from pyx_auth.protocol import (
     EMPTY_ANSWER,
-    LATEST_EXPIRES,
+    MAX_EXPIRES_AHEAD,
     MAX_REQUEST_BYTES,
     bearer_answer,
     format_answer,
     format_expires,
     is_absolute_uri,
+    is_hostless,
     parse_request,
 )
 
@@ -103,6 +106,7 @@ def test_parse_request_refuses_with_a_reason(data: bytes, message: str) -> None:
         ("mailto:a@b.example", True),
         ("https://b\u00fccher.example/", True),
         ("https://", False),
+        ("https:///simple/", True),
         ("//api.pyx.dev/", False),
         ("https://a.example/\x7f", False),
     ],
@@ -120,7 +124,7 @@ def test_format_expires_is_utc_whole_seconds_with_z() -> None:
 
 
 def test_bearer_answer_expires_one_minute_before_exp() -> None:
-    answer = json.loads(bearer_answer("tok", 1_900_000_060, with_expires=True, now=1_800_000_000))
+    answer = json.loads(bearer_answer("tok", 1_900_000_060, with_expires=True, now=1_899_996_400))
     assert answer == {
         "headers": {"Authorization": ["Bearer tok"]},
         "expires": "2030-03-17T17:46:40Z",
@@ -143,9 +147,32 @@ def test_bearer_answer_expires_never_in_the_past_nor_after_exp() -> None:
     assert nearly["expires"] == format_expires(1_800_000_000)  # never later than exp
 
 
-def test_bearer_answer_caps_expires_at_year_9999() -> None:
-    answer = json.loads(bearer_answer("tok", 10**12, with_expires=True, now=1_800_000_000))
-    assert answer["expires"] == "9999-12-31T23:59:59Z" == format_expires(LATEST_EXPIRES)
+def test_bearer_answer_token_expiring_in_2400_expires_within_a_year() -> None:
+    """Bazel's ``CredentialCacheExpiry`` overflows ~292 years ahead and then caches nothing."""
+    exp_2400 = int(dt.datetime(2400, 1, 1, tzinfo=dt.UTC).timestamp())
+    now = 1_800_000_000.7
+    answer = json.loads(bearer_answer("tok", exp_2400, with_expires=True, now=now))
+    expires = parse_expires(answer["expires"]).timestamp()
+    assert now < expires <= now + 366 * 24 * 3600
+    assert expires == 1_800_000_000 + MAX_EXPIRES_AHEAD
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["https:///simple/acme/main/", "http:///x", "https:///api.pyx.dev/simple/", "https://:443/x"],
+)
+def test_is_hostless_for_uris_bazel_sends_without_a_host(uri: str) -> None:
+    parts = split_uri(uri)
+    assert parts is not None and is_hostless(parts)
+    assert parse_request(gson_request(uri)).text == uri
+
+
+@pytest.mark.parametrize(
+    "uri", ["https://api.pyx.dev/", "unix:/run/cache.sock", "https://", "mailto:a@b.example"]
+)
+def test_is_hostless_not_for_uris_with_a_host_or_no_authority(uri: str) -> None:
+    parts = split_uri(uri)
+    assert parts is None or not is_hostless(parts)
 
 
 def test_format_answer_is_one_compact_line_like_json_dumps() -> None:

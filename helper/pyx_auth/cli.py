@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     import argparse
 
     from pyx_auth import __version__
-    from pyx_auth.commands import config, emulator, get, login, logout, status, token
+    from pyx_auth.commands import config, doctor, emulator, get, login, logout, setup, status, token
 
     parser = argparse.ArgumentParser(
         prog="pyx-auth",
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pyx-auth {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (get, token, status, login, logout, config, emulator):
+    for command in (get, token, status, login, logout, config, setup, doctor, emulator):
         command.register(subparsers)
     return parser
 

@@ -14,7 +14,7 @@ import time
 
 from pyx_auth.errors import PyxAuthError, UsageError
 from pyx_auth.hosts import is_pyx_origin
-from pyx_auth.protocol import EMPTY_ANSWER, bearer_answer, format_answer, parse_request
+from pyx_auth.protocol import EMPTY_ANSWER, bearer_answer, format_answer, is_hostless, parse_request
 from pyx_auth.settings import NO_EXPIRES_MIN_TTL, REFRESH_MARGIN, Settings
 from pyx_auth.sources import resolve_token
 
@@ -35,6 +35,8 @@ def is_pyx(origin: Origin | None, settings: Settings) -> bool:
 
 def answer(uri: RequestUri, settings: Settings, *, offline: bool) -> str | None:
     """The JSON answer for ``uri``; None only when ``offline`` and the network is needed."""
+    if is_hostless(uri.parts):
+        return EMPTY_ANSWER
     origin = uri.origin
     if origin is None or not is_pyx(origin, settings):
         settings.trace(f"{origin or uri.parts.scheme + ':'} is not a pyx host: uv's answer")

@@ -22,8 +22,9 @@ MAX_REQUEST_BYTES = 64 * 1024
 EXPIRES_EARLY = 60
 """Seconds before the token's ``exp`` that ``expires`` names, so Bazel asks again in time."""
 EMPTY_ANSWER = '{"headers":{}}'
-LATEST_EXPIRES = 253402300799
-"""9999-12-31T23:59:59Z: Bazel's ``yyyy`` takes no fifth digit, so ``expires`` stops here."""
+MAX_EXPIRES_AHEAD = 365 * 24 * 3600
+"""``expires`` is at most a year ahead: Bazel's ``CredentialCacheExpiry`` overflows on one more
+than ~292 years ahead and then caches nothing. A longer-lived token is asked for again."""
 
 
 class RequestUri:
@@ -88,9 +89,17 @@ def absolute_uri(uri: str) -> RequestUri | None:
     if parts is None:
         return None
     origin = origin_of(parts)
-    if origin is None and parts.scheme in DEFAULT_PORTS:
+    if origin is None and parts.scheme in DEFAULT_PORTS and not is_hostless(parts):
         return None
     return RequestUri(uri, parts, origin)
+
+
+def is_hostless(parts: SplitUri) -> bool:
+    """``https:///path``: what Bazel sends an unscoped helper for a URI without a host.
+
+    Not a pyx URI; it gets no headers, as uv answers it.
+    """
+    return parts.scheme in DEFAULT_PORTS and parts.host == "" and parts.path.startswith("/")
 
 
 def format_expires(timestamp: float) -> str:
@@ -107,7 +116,8 @@ def format_answer(headers: dict[str, list[str]], expires_at: float | None = None
 
 
 def bearer_answer(token: str, token_exp: int | None, *, with_expires: bool, now: float) -> str:
-    """The answer for a pyx URI; ``expires`` is ``exp`` minus a minute, never past ``exp``.
+    """The answer for a pyx URI; ``expires`` is ``exp`` minus a minute, never past ``exp``,
+    and never more than ``MAX_EXPIRES_AHEAD`` from ``now``.
 
     A token with less than a minute left (a fixed ``PYX_AUTH_TOKEN``) expires in at most a
     second, never in the past, so Bazel asks again on its next download.
@@ -115,5 +125,5 @@ def bearer_answer(token: str, token_exp: int | None, *, with_expires: bool, now:
     expires_at = None
     if with_expires and token_exp is not None:
         earliest = min(token_exp, int(now) + 1)
-        expires_at = min(max(token_exp - EXPIRES_EARLY, earliest), LATEST_EXPIRES)
+        expires_at = min(max(token_exp - EXPIRES_EARLY, earliest), int(now) + MAX_EXPIRES_AHEAD)
     return format_answer({"Authorization": [f"Bearer {token}"]}, expires_at)

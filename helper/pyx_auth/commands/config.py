@@ -54,7 +54,6 @@ def bazelrc(settings: Settings, args: argparse.Namespace) -> str:
     API host, the static-IP API host for the default API, and the CDN domain with all its
     subdomains. A host Bazel cannot scope (``localhost``) gets a comment instead.
     """
-    helper = args.helper
     lines = [
         "# pyx credentials for Bazel, from `pyx-auth config bazelrc` for",
         f"# PYX_API_URL={settings.api_url} and PYX_CDN_DOMAIN={settings.cdn_domain}.",
@@ -62,9 +61,21 @@ def bazelrc(settings: Settings, args: argparse.Namespace) -> str:
         "# .netrc for the URL. Paste into .bazelrc, or save as bazel/bazelrc and add",
         "# `import %workspace%/bazel/bazelrc` to .bazelrc.",
         BAZELRC_NOTES.rstrip("\n"),
+        *helper_lines(settings, args.helper),
     ]
+    return "\n".join(lines) + "\n"
+
+
+def helper_scopes(settings: Settings) -> tuple[str, ...]:
+    """The hosts Bazel must send to the helper: API, static-IP API (default API), ``*.<CDN>``."""
     cdn = ascii_host(settings.cdn_domain) or settings.cdn_domain
-    for scope in (settings.api.host, *settings.extra_pyx_hosts, f"*.{cdn}"):
+    return (settings.api.host, *settings.extra_pyx_hosts, f"*.{cdn}")
+
+
+def helper_lines(settings: Settings, helper: str) -> list[str]:
+    """One ``--credential_helper`` line per pyx scope; a comment for one Bazel cannot scope."""
+    lines: list[str] = []
+    for scope in helper_scopes(settings):
         if BAZEL_SCOPE.fullmatch(scope):
             lines.append(f"common --credential_helper={scope}={helper}")
         else:
@@ -73,7 +84,7 @@ def bazelrc(settings: Settings, args: argparse.Namespace) -> str:
                 "# unscoped default helper, which Bazel then asks about every host:",
                 f"# common --credential_helper={helper}",
             ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 INDEX_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
