@@ -274,14 +274,14 @@ def test_mapping_is_most_specific_first() -> None:
 
 
 def test_debug_trace_shows_each_call_without_secrets(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     """The boundary's one trace call site (``api._trace``): method, URL, status, time."""
-    result = run_pyx_auth("token", env={**key_env, "PYX_AUTH_DEBUG": "1"})
+    result = run_pyx_auth("token", env={**api_key_env, "PYX_AUTH_DEBUG": "1"})
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
     line = f"POST {emulator.url}/auth/cli/access-token -> HTTP 200 in "
     assert line in result.stderr, result.stderr
     assert EMULATOR_API_KEY not in result.stderr and token not in result.stderr
-    quiet = run_pyx_auth("token", "--min-ttl", "59m", env={**key_env, "PYX_AUTH_DEBUG": "0"})
+    quiet = run_pyx_auth("token", "--min-ttl", "59m", env={**api_key_env, "PYX_AUTH_DEBUG": "0"})
     assert "debug:" not in quiet.stderr

@@ -149,14 +149,10 @@ def test_doctor_unreachable_api_fails_and_points_at_the_url_and_network(
     assert checks["pyx API"]["fix"] == "check PYX_API_URL, the network and any proxy (HTTPS_PROXY)"
 
 
-@pytest.mark.skipif(
-    not hasattr(PyxEmulator, "clock_skew") and "clock_skew" not in vars(PyxEmulator()),
-    reason="emulator clock_skew lands with the emulator split",
-)
 def test_doctor_skewed_clock_fails_and_says_to_sync_it(
     wired: Path, emulator: PyxEmulator, run_pyx_auth: RunPyxAuth
 ) -> None:
-    emulator.clock_skew = 3600  # type: ignore[attr-defined]  # until the emulator split merges
+    emulator.clock_skew = 3600
     result, checks = _doctor(run_pyx_auth, wired, PYX_API_KEY=EMULATOR_API_KEY)
     assert result.returncode == 1
     assert "clock" in _failing(checks)

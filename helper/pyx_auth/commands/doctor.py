@@ -32,7 +32,7 @@ from pyx_auth.commands import load_settings
 from pyx_auth.commands.config import helper_scopes
 from pyx_auth.errors import PyxAuthError
 from pyx_auth.settings import NO_EXPIRES_MIN_TTL, REFRESH_MARGIN, Settings
-from pyx_auth.sources import active_source, resolve_token
+from pyx_auth.sources import Lookup, active, resolve_token
 from pyx_auth.store import store_directory
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
@@ -97,17 +97,17 @@ def _failed(name: str, exc: PyxAuthError, fallback: str = "") -> Check:
 
 def check_credential(settings: Settings) -> Check:
     try:
-        source = active_source(settings)
+        credential = active(Lookup(settings))
     except PyxAuthError as exc:
         return _failed("credential", exc)
-    if source is None:
+    if credential is None:
         return Check(
             "credential",
             FAIL,
             "no credential source applies",
             "set PYX_API_KEY in the shell that runs bazel, or run `pyx-auth login`",
         )
-    return Check("credential", OK, source.describe(settings))
+    return Check("credential", OK, credential.describe())
 
 
 def _caching(settings: Settings) -> str:
