@@ -15,6 +15,7 @@ Nothing is mocked here except pyx (the emulator).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -28,8 +29,6 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-
-from conftest import EMULATOR_API_KEY, FROZEN_BIN, REQUIRE_TOOLS, RunPyxAuth
 from container_images import add_busybox, add_libraries, add_python, is_static_elf, system_libraries
 from docker_builds import (
     BUILD_TIMEOUT,
@@ -43,10 +42,12 @@ from docker_builds import (
     context,
     log_lines,
 )
-from pyx_auth.emulator import PyxEmulator
 from test_netrc_install import MODULE as WHEEL_MODULE
 from test_netrc_install import PROJECT as WHEEL_PROJECT
 from test_netrc_install import build_wheel
+
+from conftest import EMULATOR_API_KEY, FROZEN_BIN, REQUIRE_TOOLS, RunPyxAuth
+from pyx_auth.emulator import PyxEmulator
 
 BUSYBOX_IMAGE = "pyx-test-busybox"
 PYTHON_IMAGE = "pyx-test-python"
@@ -119,10 +120,8 @@ class DockerDaemon:
                 self.process.wait(timeout=30)
         containerd_pid = self.root / "exec" / "containerd" / "containerd.pid"
         if containerd_pid.exists():  # left only when dockerd could not stop it
-            try:
+            with contextlib.suppress(ValueError, ProcessLookupError):
                 os.kill(int(containerd_pid.read_text()), signal.SIGKILL)
-            except (ValueError, ProcessLookupError):
-                pass
         for point in _mounts_under(self.root):
             subprocess.run(["umount", "--lazy", point], check=False)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -160,7 +159,7 @@ def docker_daemon() -> Iterator[DockerDaemon]:
     dockerd = shutil.which("dockerd") or _unavailable(
         "dockerd is not installed (bash scripts/test.sh installs docker.io as root)"
     )
-    real = Path(dockerd).resolve()  # the CLI of the same install: /usr/sbin/dockerd, /usr/bin/docker
+    real = Path(dockerd).resolve()  # its own CLI: /usr/sbin/dockerd, /usr/bin/docker
     beside = (real.with_name("docker"), real.parent.parent / "bin" / "docker")
     cli = next((path for path in beside if os.access(path, os.X_OK)), None) or _unavailable(
         f"no docker CLI installed with {dockerd}"
@@ -267,7 +266,7 @@ def test_pyx_buildx_without_the_buildx_plugin_fetches_the_index_with_the_token_s
     without = docker_daemon.run("build", *_build_args(index_url, folder), check=False)
     assert without.returncode != 0, "the required secret step must fail without the secret"
     step = _step_number(without.stderr, SECRET_STEP)
-    assert f"{step} ERROR: secret pyx_auth_token not found: not found" in without.stderr, without.stderr
+    assert f"{step} ERROR: secret pyx_auth_token not found: not found" in without.stderr
     assert emulator.counts()["simple"] == 0, "the step never ran"
 
     result = buildx.run(*_build_args(index_url, folder, "-t", "pyx-test-token"), PYX_AUTH_DEBUG="1")
@@ -405,10 +404,8 @@ RUN --mount=type=secret,id=pyx_auth_token,required=true \\
         deadline = time.monotonic() + BUILD_TIMEOUT
         while process.poll() is None and time.monotonic() < deadline:
             for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-                try:
+                with contextlib.suppress(OSError):  # the process ended meanwhile
                     seen.add(cmdline.read_bytes())
-                except OSError:  # the process ended meanwhile
-                    pass
             time.sleep(0.01)
         stderr = process.communicate(timeout=BUILD_TIMEOUT)[1].decode()
     assert process.returncode == 0, stderr
@@ -446,7 +443,7 @@ def test_ci_image_built_by_docker_prints_a_token_from_pyx(
     folder = tmp_path / "context"
     shutil.copytree(bundle, folder / "dist" / "pyx-auth", symlinks=True)
     built = docker_daemon.run(
-        "build", "--progress", "plain", "--build-arg", "BASE=pyx-test-glibc",
+        "build", "--progress", "plain", "--network", "host", "--build-arg", "BASE=pyx-test-glibc",
         "-f", str(DOCKER_DIR / "Dockerfile.ci-image"), "-t", "pyx-test-ci", str(folder),
     )  # fmt: skip
     assert "pyx-auth " in built.stderr, "the image's RUN step ran pyx-auth --version"
@@ -511,9 +508,7 @@ def test_pyx_buildx_with_a_cli_without_buildkit_fails_before_minting(
 
 
 @pytest.fixture
-def podman(
-    busybox_rootfs: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[str]:
+def podman(busybox_rootfs: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     """podman as root with vfs storage in a temporary folder (CONTAINERS_STORAGE_CONF), and
     ``localhost/pyx-test-busybox`` built in it from the tarball."""
     if os.geteuid() != 0:
@@ -558,7 +553,8 @@ def test_pyx_buildx_with_podman_fetches_the_index_with_the_token_secret(
 ) -> None:
     monkeypatch.setenv("PYX_API_KEY", EMULATOR_API_KEY)
     buildx = BuildxRun(tmp_path)
-    folder = context(tmp_path, DOCKERFILE_TOKEN.replace(BUSYBOX_IMAGE, f"localhost/{BUSYBOX_IMAGE}"))
+    dockerfile = DOCKERFILE_TOKEN.replace(BUSYBOX_IMAGE, f"localhost/{BUSYBOX_IMAGE}")
+    folder = context(tmp_path, dockerfile)
     args = ["--isolation", "chroot", "--network", "host", "--build-arg", f"INDEX_URL={index_url}"]
 
     without = subprocess.run(
