@@ -443,10 +443,13 @@ def test_pyx_buildx_interrupted_by_ctrl_c_removes_the_netrc(
         start_new_session=True,
     ) as process:
         try:
-            deadline = time.monotonic() + 30
-            while not buildx.record.exists() and time.monotonic() < deadline:
+            # The build is running once its record is there: the stand-in renames it into place
+            # complete, after it has read the netrc secret and let SIGINT kill it.
+            deadline = time.monotonic() + 60
+            while not buildx.record.exists() and process.poll() is None:
+                assert time.monotonic() < deadline, "the build never started"
                 time.sleep(0.05)
-            assert buildx.record.exists(), "the build never started"
+            assert buildx.record.exists(), f"pyx-buildx ended first ({process.returncode})"
             netrc = Path(str(buildx.recorded()["netrc"]))
             assert netrc.exists()
             os.killpg(process.pid, signal.SIGINT)

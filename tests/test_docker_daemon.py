@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from container_images import add_busybox, add_libraries, add_python, is_static_elf, system_libraries
+from container_images import (
+    add_busybox,
+    add_libraries,
+    add_python,
+    is_static_elf,
+    ldd_libraries,
+    system_libraries,
+)
 from docker_builds import (
     BUILD_TIMEOUT,
     DOCKER_DIR,
@@ -142,10 +149,10 @@ class DockerDaemon:
             assert result.returncode == 0, f"docker {' '.join(args)}: {result.stderr[-3000:]}"
         return result
 
-    def build_base(self, image: str, rootfs: Path) -> None:
-        """``image`` = ``FROM scratch`` plus the tarball ``rootfs`` (a local file, no pull)."""
+    def build_base(self, image: str, rootfs: Path, base: str = "scratch") -> None:
+        """``image`` = ``base`` plus the tarball ``rootfs`` (a local file, no pull)."""
         folder = rootfs.parent
-        (folder / "Dockerfile").write_text(f"FROM scratch\nADD {rootfs.name} /\n")
+        (folder / "Dockerfile").write_text(f"FROM {base}\nADD {rootfs.name} /\n")
         self.run("build", "--quiet", "-t", image, str(folder))
 
     def image_id(self, image: str) -> str:
@@ -414,6 +421,73 @@ RUN --mount=type=secret,id=pyx_auth_token,required=true \\
     assert any(b"id=pyx_auth_token,env=PYX_AUTH_TOKEN" in line for line in seen), "saw the CLI"
     assert any(marker.encode() in line for line in seen), "saw the build step"
     assert not [line for line in seen if token.encode() in line]
+
+
+# -- docker/Dockerfile.example with the built-in frontend -----------------------------------------
+
+
+def test_dockerfile_example_netrc_stage_builds_with_the_built_in_frontend(
+    docker_daemon: DockerDaemon,
+    python_image: str,
+    buildx: BuildxRun,
+    run_pyx_auth: RunPyxAuth,
+    emulator: PyxEmulator,
+    uv: str,
+    tmp_path: Path,
+) -> None:
+    """The example as published, ``--target netrc``: Docker 20.10 parses the whole file (no
+    ``# syntax=`` line, so nothing pulled) and uv 0.12.6 syncs a locked project from pyx.
+
+    Stand-ins: ``BASE`` is the local Python image plus uv's libraries, ``UV_IMAGE`` holds this
+    machine's uv 0.12.6 (the registry images cannot be pulled here)."""
+    emulator.add_file(WORKSPACE, VIEW, WHEEL_PROJECT, *build_wheel())
+    index_url = f"{emulator.url}/simple/{WORKSPACE}/{VIEW}/"
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        f'[project]\nname = "app"\nversion = "0"\nrequires-python = ">=3.11"\n'
+        f'dependencies = ["{WHEEL_PROJECT}"]\n\n[tool.uv]\npackage = false\n\n'
+        f'[[tool.uv.index]]\nname = "pyx"\nurl = "{index_url}"\ndefault = true\n'
+    )
+    netrc = tmp_path / "lock.netrc"
+    assert run_pyx_auth("token", "--format", "netrc", "--output", str(netrc)).returncode == 0
+    locked = subprocess.run(
+        [uv, "lock", "--directory", str(project)],
+        env={"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "NETRC": str(netrc),
+             "UV_CACHE_DIR": str(tmp_path / "uv-cache")},
+        capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False,
+    )  # fmt: skip
+    assert locked.returncode == 0, locked.stderr
+    netrc.unlink()
+    fetched_for_the_lock = emulator.counts()["files"]
+
+    images = tmp_path / "images"
+    uv_libraries = ldd_libraries([Path(uv)])
+    for image, base, add in (
+        ("pyx-test-uv", "scratch", lambda archive: archive.add(uv, "uv") or archive.add(
+            Path(uv).with_name("uvx"), "uvx")),
+        ("pyx-test-uv-base", python_image, lambda archive: add_libraries(archive, uv_libraries)),
+    ):
+        folder = images / image
+        folder.mkdir(parents=True)
+        with tarfile.open(folder / "rootfs.tar", "w") as archive:
+            add(archive)
+        docker_daemon.build_base(image, folder / "rootfs.tar", base)
+    result = buildx.run(
+        "--progress", "plain", "--network", "host", "-f", str(DOCKER_DIR / "Dockerfile.example"),
+        "--build-arg", "BASE=pyx-test-uv-base", "--build-arg", "UV_IMAGE=pyx-test-uv",
+        "--target", "netrc", "-t", "pyx-test-example", str(project),
+    )  # fmt: skip
+    print("\n".join(line for line in result.stderr.splitlines() if "uv sync" in line
+                    or "Installed" in line or "pyx-netrc-demo" in line))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "docker/dockerfile" not in result.stderr, "the built-in frontend, none pulled"
+    answer = docker_daemon.run(
+        "run", "--rm", "pyx-test-example", "/app/.venv/bin/python", "-c",
+        f"import {WHEEL_MODULE}; print({WHEEL_MODULE}.ANSWER)",
+    )  # fmt: skip
+    assert answer.stdout == "42\n"
+    assert emulator.counts()["files"] > fetched_for_the_lock, "the build got the wheel from pyx"
 
 
 # -- 6. the CI image: the frozen bundle in an image without Python -------------------------------
