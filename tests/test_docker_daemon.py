@@ -461,18 +461,16 @@ def test_dockerfile_example_netrc_stage_builds_with_the_built_in_frontend(
     netrc.unlink()
     fetched_for_the_lock = emulator.counts()["files"]
 
-    images = tmp_path / "images"
-    uv_libraries = ldd_libraries([Path(uv)])
-    for image, base, add in (
-        ("pyx-test-uv", "scratch", lambda archive: archive.add(uv, "uv") or archive.add(
-            Path(uv).with_name("uvx"), "uvx")),
-        ("pyx-test-uv-base", python_image, lambda archive: add_libraries(archive, uv_libraries)),
-    ):
-        folder = images / image
-        folder.mkdir(parents=True)
-        with tarfile.open(folder / "rootfs.tar", "w") as archive:
-            add(archive)
-        docker_daemon.build_base(image, folder / "rootfs.tar", base)
+    uv_image, uv_base = tmp_path / "uv-image", tmp_path / "uv-base"
+    uv_image.mkdir()
+    uv_base.mkdir()
+    with tarfile.open(uv_image / "rootfs.tar", "w") as archive:
+        archive.add(uv, "uv")
+        archive.add(Path(uv).with_name("uvx"), "uvx")
+    docker_daemon.build_base("pyx-test-uv", uv_image / "rootfs.tar")
+    with tarfile.open(uv_base / "rootfs.tar", "w") as archive:
+        add_libraries(archive, ldd_libraries([Path(uv)]))
+    docker_daemon.build_base("pyx-test-uv-base", uv_base / "rootfs.tar", python_image)
     result = buildx.run(
         "--progress", "plain", "--network", "host", "-f", str(DOCKER_DIR / "Dockerfile.example"),
         "--build-arg", "BASE=pyx-test-uv-base", "--build-arg", "UV_IMAGE=pyx-test-uv",
