@@ -10,7 +10,8 @@ path. No buildx plugin can be installed here (Debian 12 has no docker-buildx pac
 ``buildx build`` path is covered only by tests/test_docker.py's stand-in. Base images are built
 ``FROM scratch`` from local tarballs (tests/container_images.py); nothing is pulled.
 
-Nothing is mocked here except pyx (the emulator).
+Mocked: pyx (the emulator), and the registry images the Dockerfiles name (local stand-ins,
+said in each test).
 """
 
 from __future__ import annotations
