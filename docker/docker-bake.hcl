@@ -1,4 +1,5 @@
-# Docker Bake with the pyx token as a BuildKit secret (see docker/Dockerfile.example).
+# Docker Bake with the pyx token as a BuildKit secret (see docker/Dockerfile.env-example and
+# docker/Dockerfile.example).
 #
 #   PYX_AUTH_TOKEN="$(pyx-auth token --min-ttl 30m)" && export PYX_AUTH_TOKEN   # stops on failure
 #   docker buildx bake -f docker/docker-bake.hcl                # stage "token": uv <= 0.12.6
@@ -21,8 +22,9 @@ target "_pyx" {
 }
 
 target "default" {
-  inherits = ["_pyx"]
-  target   = "token"
+  inherits   = ["_pyx"]
+  dockerfile = "docker/Dockerfile.env-example"  # env= on the secret mount: frontend >= 1.10
+  target     = "token"
   secret   = ["id=pyx_auth_token,env=PYX_AUTH_TOKEN"]
 }
 

@@ -3,12 +3,13 @@
 # System tools (buildah and busybox-static for the container-build tests, python3-venv where
 # Debian's python3 lacks it) come from apt when running as root; the Python side goes into
 # .venv next to this repository.
+# docker.io and podman: tests/test_docker_daemon.py starts its own dockerd and stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
-    for pair in buildah:buildah busybox:busybox-static; do
+    for pair in buildah:buildah busybox:busybox-static dockerd:docker.io podman:podman; do
         command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
     done
     # Debian's python3 comes without venv/ensurepip.

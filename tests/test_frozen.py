@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from conftest import EMULATOR_API_KEY, FROZEN_BIN, REQUIRE_TOOLS, RunPyxAuth
+from container_images import system_libraries
 from pyx_auth import __version__
 from pyx_auth.emulator import PyxEmulator
 
@@ -171,29 +172,6 @@ def _buildah(*args: str, timeout: float = 300) -> str:
     return result.stdout
 
 
-def _system_libraries(bundle: Path) -> set[Path]:
-    """The libraries from outside the bundle that it loads: glibc's, and zlib for the bootloader.
-
-    The executable starts without the bundle on the library path (it then sets LD_LIBRARY_PATH
-    to ``_internal/`` and re-executes itself), so its own libraries must come from the system.
-    """
-    system = {name: value for name, value in os.environ.items() if name != "LD_LIBRARY_PATH"}
-    with_bundle = {**system, "LD_LIBRARY_PATH": str(bundle / "_internal")}
-    elves = [(bundle / "pyx-auth", system)]
-    elves += [(library, with_bundle) for library in bundle.rglob("*.so*")]
-    needed: set[Path] = set()
-    for elf, env in elves:
-        listing = subprocess.run(
-            ["ldd", str(elf)], capture_output=True, text=True, env=env, check=False
-        ).stdout
-        for line in listing.splitlines():
-            words = line.split()
-            path = next((Path(word) for word in words if word.startswith("/")), None)
-            if path is not None and not path.resolve().is_relative_to(bundle.resolve()):
-                needed.add(path)
-    return needed
-
-
 @pytest.fixture
 def glibc_base(require_tool: Callable[[str], str], tmp_path: Path) -> Iterator[str]:
     """A local base image with only busybox and the glibc the bundle links to: no Python.
@@ -213,7 +191,7 @@ def glibc_base(require_tool: Callable[[str], str], tmp_path: Path) -> Iterator[s
     for folder in ("bin", "tmp", "usr/local/bin", "etc"):
         (rootfs / folder).mkdir(parents=True)
     shutil.copy(busybox, rootfs / "bin" / "busybox")
-    for library in _system_libraries(Path(FROZEN_BIN).parent):
+    for library in system_libraries(Path(FROZEN_BIN).parent):
         target = rootfs / library.relative_to("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(library.resolve(), target)
