@@ -8,8 +8,10 @@ when Bazel is waiting, and the lock is never taken twice in one process.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import stat
 import time
 
 from pyx_auth.errors import StoreError
@@ -21,13 +23,36 @@ if TYPE_CHECKING:
 POLL_INTERVAL = 0.02
 
 
+def _open_lock_file(path: str) -> int:
+    """Open (or create 0600) a lock file that is a regular file; never follow a link or block.
+
+    A dangling symbolic link must not create a file at its target, and a FIFO must not hang.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StoreError(
+                f"the lock file {path} is a symbolic link; remove it (pyx-auth recreates it)"
+            ) from None
+        raise StoreError(f"cannot open the lock file {path}: {exc.strerror}") from exc
+    try:
+        is_regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        is_regular = False
+    if not is_regular:
+        os.close(fd)
+        raise StoreError(
+            f"the lock file {path} is not a regular file; remove it (pyx-auth recreates it)"
+        )
+    return fd
+
+
 @contextlib.contextmanager
 def exclusive_lock(path: str, timeout: float) -> Iterator[None]:
     """Hold ``LOCK_EX`` on ``path`` (created 0600 if missing), or raise ``StoreError``."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise StoreError(f"cannot open the lock file {path}: {exc.strerror}") from exc
+    fd = _open_lock_file(path)
     try:
         give_up = time.monotonic() + max(timeout, 0.0)
         while True:
