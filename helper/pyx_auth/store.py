@@ -239,10 +239,10 @@ class Store:
         helper that hangs on a planted FIFO. Raises ``StoreError`` for a folder another user
         could have written the file into.
         """
+        self.check_directory()
         fd = open_regular(self.path(name), os.O_RDONLY)
         if fd is None:
             return None
-        self.check_directory()
         try:
             data = os.read(fd, MAX_FILE_SIZE + 1)
         except OSError:

@@ -64,9 +64,10 @@ class OAuthStoreSource(Source):
                 raise CredentialError(
                     f"{where} cannot be read as a uv login; run `pyx-auth login` to log in again"
                 )
-            with PyxClient(settings, deadline) as client:
-                access, rotated = client.refresh(pair[1], f"the login refresh token in {where}")
-            write_tokens(store, access, rotated)
+            with store.reserve(TOKENS_FILE):  # the result's space, held before it is spent
+                with PyxClient(settings, deadline) as client:
+                    access, rotated = client.refresh(pair[1], f"the login refresh token in {where}")
+                write_tokens(store, access, rotated)
             return Token(access, SOURCE_NAME)
 
         return single_flight(
