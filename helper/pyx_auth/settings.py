@@ -7,7 +7,14 @@ the settings passed in. Standard library only: the Bazel fast path builds one on
 from __future__ import annotations
 
 from pyx_auth.errors import ConfigError
-from pyx_auth.hosts import Origin, canonical_url, normalize_host, parse_origin
+from pyx_auth.hosts import (
+    Origin,
+    canonical_url,
+    check_api_url,
+    check_cdn_domain,
+    normalize_host,
+    parse_origin,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -115,6 +122,7 @@ class Settings:
         api = parse_origin(raw_url)
         if api_url is None or api is None or not raw_url.isprintable() or " " in raw_url:
             raise ConfigError(f"{PYX_API_URL} must be an http(s) URL such as {DEFAULT_API_URL}")
+        check_api_url(raw_url, PYX_API_URL)
         self.api_url = api_url
         """The canonical API URL: what uv hashes to name the store folder."""
         self.api: Origin = api
@@ -123,6 +131,8 @@ class Settings:
             raise ConfigError(
                 f"{PYX_CDN_DOMAIN} must be a domain name such as {DEFAULT_CDN_DOMAIN}"
             )
+        if PYX_CDN_DOMAIN in environ:  # the check loads the Public Suffix List: not for defaults
+            check_cdn_domain(cdn, PYX_CDN_DOMAIN)
         self.cdn_domain = cdn
         self.auth_token = _first_set(environ, (PYX_AUTH_TOKEN, UV_AUTH_TOKEN))
         self.api_key = _first_set(environ, (PYX_API_KEY, UV_API_KEY))
