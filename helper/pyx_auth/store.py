@@ -337,20 +337,23 @@ class Store:
                 os.close(left[0])
                 _remove(left[1])
 
-    def lock(self, name: str, timeout: float) -> AbstractContextManager[None]:
-        """Hold an exclusive ``flock`` on the lock file ``name``, waiting at most ``timeout``.
+    def lock(
+        self, name: str, timeout: float, holder_patience: float = 0.0
+    ) -> AbstractContextManager[None]:
+        """Hold an exclusive ``flock`` on the lock file ``name``, waiting at most ``timeout``
+        (or up to ``holder_patience`` while the holder runs: ``locking.exclusive_lock``).
 
         Once held, temporary copies of the locked file left by a crashed writer are dealt with.
         """
         import contextlib  # not on the Bazel cache hit
 
         self.ensure_directory()
-        return contextlib.contextmanager(self._hold_lock)(name, timeout)
+        return contextlib.contextmanager(self._hold_lock)(name, timeout, holder_patience)
 
-    def _hold_lock(self, name: str, timeout: float) -> Iterator[None]:
+    def _hold_lock(self, name: str, timeout: float, holder_patience: float) -> Iterator[None]:
         from pyx_auth.locking import exclusive_lock
 
-        with exclusive_lock(self.path(name), timeout):
+        with exclusive_lock(self.path(name), timeout, holder_patience):
             self.recover_temporaries(os.path.splitext(name)[0] + ".json")
             yield
 

@@ -97,7 +97,7 @@ def single_flight(
     """
     floor = min(REFRESH_FLOOR, settings.timeout / 2)
     timeout = min(settings.lock_timeout, max(deadline - time.monotonic() - floor, 0.0))
-    with store.lock(lock_file_for(file_name), timeout):
+    with store.lock(lock_file_for(file_name), timeout, holder_patience=settings.lock_timeout):
         token = read()
         if token is not None and token.fresh(time.time(), margin):
             return token
