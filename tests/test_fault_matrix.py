@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from conftest import EMULATOR_API_KEY, FROZEN_BIN, REQUIRE_TOOLS, pyx_auth_argv
+from pyx_auth.detached import ENDED, SLOW_MESSAGE
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
 from pyx_auth.store import api_key_file, store_directory
@@ -228,14 +229,17 @@ sys.exit(main(["token"]))
 
 
 def test_kill_9_during_the_final_write_loses_nothing(world: World, uv: str) -> None:
-    """Killed after the rotated pair is on disk but before the rename: the next run keeps it.
+    """The writer killed after the rotated pair is on disk, before the rename: the next run
+    keeps it.
 
     The kill is timed by replacing ``os.replace`` in a real pyx-auth process (the Python
-    package, so not with the frozen binary); everything else is the real refresh.
+    package, so not with the frozen binary); everything else is the real refresh. The writer
+    is the detached child (``detached.py``), so the caller reports that it died.
     """
     spent = world.seed_stale_login()
     killed = world.run(sys.executable, "-c", KILL_AT_RENAME)
-    assert killed.returncode == -signal.SIGKILL
+    assert killed.returncode == 2
+    assert killed.stderr == f"pyx-auth: {ENDED}\n"
     assert world.emulator.counts()["refresh"] == 1
     assert json.loads((world.store / "tokens.json").read_text())["refresh_token"] == spent
     (left,) = [name for name in world.files() if name.endswith(".tmp")]
@@ -346,3 +350,57 @@ def test_store_folder_owned_by_another_user_is_refused_with_the_fix(
     assert json.loads((user_world.store / "tokens.json").read_text())["refresh_token"] == planted
     user_world.give_back()  # what the message says, done by the one who may (root)
     assert_login_survived(user_world, uv)
+
+
+# -- a refresh pyx may have accepted always reaches disk ------------------------------------------
+
+
+def _wait_for_rotation(world: World, spent: str, within: float = 30) -> None:
+    """Wait until the detached child has written the rotated pair (its result reached disk)."""
+    give_up = time.monotonic() + within
+    while time.monotonic() < give_up:
+        text = (world.store / "tokens.json").read_text()
+        if text and json.loads(text)["refresh_token"] != spent:
+            return
+        time.sleep(0.05)
+    pytest.fail("the rotated refresh token never reached tokens.json")
+
+
+def test_kill_9_while_the_refresh_is_at_the_server(world: World, uv: str) -> None:
+    """What Bazel does at --credential_helper_timeout: SIGKILL on the helper's pid alone."""
+    spent = world.seed_stale_login()
+    world.emulator.latency = 1.5
+    request = world.store.parent.parent / "request.json"
+    request.write_text(world.request)
+    with request.open("rb") as stdin, subprocess.Popen(
+        [*pyx_auth_argv(), "get"],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=world.env,
+    ) as helper:
+        give_up = time.monotonic() + 30
+        while world.emulator.counts()["refresh"] == 0 and time.monotonic() < give_up:
+            time.sleep(0.01)
+        assert world.emulator.counts()["refresh"] == 1, "the refresh never reached pyx"
+        os.kill(helper.pid, signal.SIGKILL)
+        started = time.monotonic()
+        out, _ = helper.communicate(timeout=10)  # EOF at once: no child holds Bazel's pipes
+        assert time.monotonic() - started < 1
+        assert helper.returncode == -signal.SIGKILL and out == b""
+    _wait_for_rotation(world, spent)
+    assert world.emulator.counts()["refresh"] == 1
+    assert_login_survived(world, uv)
+
+
+def test_pyx_slower_than_the_budget_fails_with_one_line_and_keeps_the_login(
+    world: World, uv: str
+) -> None:
+    spent = world.seed_stale_login()
+    world.emulator.latency = 3.0
+    slow = world.run(*pyx_auth_argv(), "token", env={**world.env, "PYX_AUTH_TIMEOUT": "2"})
+    assert slow.returncode == 2
+    assert slow.stderr == f"pyx-auth: {SLOW_MESSAGE}\n"
+    _wait_for_rotation(world, spent)  # pyx rotated it after the caller gave up: kept anyway
+    world.emulator.latency = 0.0
+    assert_login_survived(world, uv)

@@ -121,9 +121,8 @@ def exclusive_lock(path: str, timeout: float, holder_patience: float = 0.0) -> I
                 time.sleep(POLL_INTERVAL)
             except OSError as exc:
                 raise StoreError(f"cannot lock {path}: {exc.strerror}") from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        yield
     finally:
+        # Released by the close, not LOCK_UN: a detached child (``detached.py``) that shares
+        # this open file keeps the lock until it has written what it fetched.
         os.close(fd)

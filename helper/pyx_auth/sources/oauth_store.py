@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pyx_auth import fastjson
 from pyx_auth.claims import is_single_word
+from pyx_auth.detached import spend_detached
 from pyx_auth.errors import CredentialError
 from pyx_auth.sources import Source, Token, single_flight
 from pyx_auth.store import TOKENS_FILE, Store
@@ -64,11 +65,16 @@ class OAuthStoreSource(Source):
                 raise CredentialError(
                     f"{where} cannot be read as a uv login; run `pyx-auth login` to log in again"
                 )
-            with store.reserve(TOKENS_FILE):  # the result's space, held before it is spent
-                with PyxClient(settings, deadline) as client:
-                    access, rotated = client.refresh(pair[1], f"the login refresh token in {where}")
-                write_tokens(store, access, rotated)
-            return Token(access, SOURCE_NAME)
+            described = f"the login refresh token in {where}"
+
+            def spend(bound: float) -> str:  # in a child that outlives a killed caller
+                with store.reserve(TOKENS_FILE):  # the result's space, held before it is spent
+                    with PyxClient(settings, bound) as client:
+                        access, rotated = client.refresh(pair[1], described)
+                    write_tokens(store, access, rotated)
+                return access
+
+            return Token(spend_detached(spend, deadline), SOURCE_NAME)
 
         return single_flight(
             settings,
