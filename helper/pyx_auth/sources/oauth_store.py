@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pyx_auth import fastjson
 from pyx_auth.claims import is_single_word
-from pyx_auth.detached import spend_detached
 from pyx_auth.errors import CredentialError
 from pyx_auth.sources import Source, Token, single_flight
 from pyx_auth.store import TOKENS_FILE, Store
@@ -59,6 +58,7 @@ class OAuthStoreSource(Source):
 
         def refresh() -> Token:
             from pyx_auth.api import PyxClient
+            from pyx_auth.detached import spend_detached
 
             pair = read_tokens(store)
             if pair is None:
