@@ -291,3 +291,22 @@ def test_store_reserve_on_an_unwritable_folder_is_a_store_error(tmp_path: Path) 
             pass
     finally:
         os.chmod(store.directory, 0o700)
+
+
+def test_store_accepts_a_folder_writable_only_by_our_private_group(tmp_path: Path) -> None:
+    """umask 002 (a group per user) makes uv's folders 0775: harmless, so not refused."""
+    import grp
+    import pwd
+
+    members = set(grp.getgrgid(os.getegid()).gr_mem)
+    if not members <= {pwd.getpwuid(os.geteuid()).pw_name}:
+        pytest.skip("our primary group has other members here")
+    store = Store(str(tmp_path / "s"))
+    store.write("tokens.json", "{}")
+    os.chmod(store.directory, 0o770)
+    assert store.read("tokens.json") == "{}"
+    if os.geteuid() != 0:
+        return
+    os.chown(store.directory, os.geteuid(), 54321)  # another group may write: refused
+    with pytest.raises(StoreError, match="writable by other users"):
+        store.read("tokens.json")

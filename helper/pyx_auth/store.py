@@ -129,11 +129,27 @@ def check_private_folder(folder: str) -> None:
             f"the token store {folder} belongs to another user (uid {info.st_uid}); fix it"
             f" with `chown -R {uid} {folder}` or remove it"
         )
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+    writable_by_group = info.st_mode & stat.S_IWGRP and not _is_private_group(info.st_gid)
+    if writable_by_group or info.st_mode & stat.S_IWOTH:
         raise StoreError(
             f"the token store {folder} is writable by other users; fix it with"
             f" `chmod go-w {folder}`"
         )
+
+
+def _is_private_group(gid: int) -> bool:
+    """Our own primary group with nobody else in it: umask 002 systems (a group per user,
+    as Debian and Fedora set users up) make folders group-writable, harmlessly, as
+    Debian's OpenSSH also accepts."""
+    import grp
+    import pwd
+
+    try:
+        members = set(grp.getgrgid(gid).gr_mem)
+        name = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return False
+    return gid == os.getegid() and members <= {name}
 
 
 TEMP_MARK = ".pyx-auth-"
