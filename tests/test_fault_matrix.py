@@ -388,7 +388,13 @@ def test_kill_9_while_the_refresh_is_at_the_server(world: World, uv: str) -> Non
         out, _ = helper.communicate(timeout=10)  # EOF at once: no child holds Bazel's pipes
         assert time.monotonic() - started < 1
         assert helper.returncode == -signal.SIGKILL and out == b""
+    # The next helper waits past its own 1 s lock budget for the orphaned refresh, and uses it.
+    waiter = world.run(*pyx_auth_argv(), "token", env={**world.env, "PYX_AUTH_TIMEOUT": "2"})
+    assert waiter.returncode == 0, waiter.stderr
     _wait_for_rotation(world, spent)
+    assert json.loads((world.store / "tokens.json").read_text())["access_token"] == (
+        waiter.stdout.strip()
+    )
     assert world.emulator.counts()["refresh"] == 1
     assert_login_survived(world, uv)
 

@@ -52,8 +52,8 @@ def _open_lock_file(path: str) -> int:
 
 HOLDER_CHECK_INTERVAL = 0.25
 """How often a wait past its timeout looks at the process holding the lock."""
-NOT_RUNNING_STATES = frozenset("TtZX")
-"""``/proc/<pid>/stat`` states of a holder that will not release the lock: stopped, traced, dead."""
+STOPPED_STATES = frozenset("Tt")
+"""``/proc/<pid>/stat`` states of a holder that will not release the lock: stopped or traced."""
 
 
 def lock_holder(fd: int) -> int | None:
@@ -75,19 +75,26 @@ def lock_holder(fd: int) -> int | None:
     return None
 
 
-def is_running(pid: int) -> bool:
-    """Whether ``pid`` exists and is not stopped (Ctrl-Z, a debugger) or dead."""
+def process_state(pid: int) -> str | None:
+    """The one-letter state of ``pid`` (``R``, ``S``, ``T`` ...), or None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat_file:
-            state = stat_file.read().rpartition(")")[2].split()[:1]
+            fields = stat_file.read().rpartition(")")[2].split()
     except OSError:
-        return False
-    return bool(state) and state[0] not in NOT_RUNNING_STATES
+        return None
+    return fields[0] if fields else None
 
 
 def _holder_is_working(fd: int) -> bool:
+    """Whether the lock's holder is known and not stopped.
+
+    A holder that has exited while the lock is still held shared it with a process that
+    lives on, such as the detached child that finishes a refresh (``detached.py``).
+    """
     holder = lock_holder(fd)
-    return holder is not None and holder != os.getpid() and is_running(holder)
+    if holder is None or holder == os.getpid():
+        return False
+    return process_state(holder) not in STOPPED_STATES
 
 
 @contextlib.contextmanager
@@ -97,8 +104,8 @@ def exclusive_lock(path: str, timeout: float, holder_patience: float = 0.0) -> I
     Waits ``timeout`` seconds; past that, keeps waiting while the process holding the lock is
     still running, up to ``holder_patience`` seconds in all. On a busy machine a refreshing
     process can take longer than the waiter's budget, and its result is what the waiter
-    needs: giving up on a live holder fails a call that would have succeeded. A stopped or
-    vanished holder (or one ``/proc/locks`` does not show) gets only ``timeout``.
+    needs: giving up on a live holder fails a call that would have succeeded. A stopped
+    holder (Ctrl-Z, a debugger), or one ``/proc/locks`` does not show, gets only ``timeout``.
     """
     fd = _open_lock_file(path)
     try:
