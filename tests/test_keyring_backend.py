@@ -23,6 +23,7 @@ from test_hosts import DEFAULT_API_ROWS
 
 from conftest import EMULATOR_API_KEY, FROZEN_BIN, RunPyxAuth, write_uv_login
 from demo_wheel import MODULE, PROJECT, VIEW, WORKSPACE, build_wheel, newest_uv
+from keyring_backends import calls, stored
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.hosts import has_userinfo
 from pyx_auth.keyring_backend import PyxKeyring
@@ -178,6 +179,49 @@ def test_backend_is_ahead_of_the_fail_backend() -> None:
     lines = result.stdout.splitlines()
     assert "pyx_auth.keyring_backend.PyxKeyring (priority: 9)" in lines
     assert "keyring.backends.fail.Keyring (priority: 0)" in lines
+
+
+@pytest.fixture
+def system_keyring(clean_environ: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``keyring_backends.FileKeyring`` installed like a system keyring: by an entry point.
+
+    keyring then chains it after pyx-auth's backend, as it chains the Secret Service or the
+    macOS Keychain on a desktop. Returns HOME, where FileKeyring keeps its file and its log.
+    """
+    dist_info = tmp_path / "site" / "test_file_keyring-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: test-file-keyring\nVersion: 1.0\n"
+    )
+    (dist_info / "entry_points.txt").write_text("[keyring.backends]\nfile = keyring_backends\n")
+    tests = Path(__file__).parent
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "site"), str(tests)]))
+    return clean_environ
+
+
+def test_keyring_source_reads_the_api_key_from_the_system_backend_in_the_chain(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str], system_keyring: Path
+) -> None:
+    """`login --api-key` stores in, and the backend's lookup reads from, the next backend."""
+    backends = set(_keyring("--list-backends").stdout.splitlines())
+    assert {
+        "keyring.backends.chainer.ChainerBackend (priority: 10)",  # keyring's choice
+        "pyx_auth.keyring_backend.PyxKeyring (priority: 9)",  # asked first in the chain
+        "keyring_backends.FileKeyring (priority: 1)",
+    } <= backends, backends
+    emulator.token_lifetime = 120  # inside the refresh margin: each lookup mints again
+    login = run_pyx_auth("login", "--api-key", input=EMULATOR_API_KEY + "\n")
+    assert login.returncode == 0, login.stderr
+    service = f"pyx-auth:{emulator.url}/"
+    assert stored(system_keyring) == {f"{service}\0api-key": EMULATOR_API_KEY}
+    (system_keyring / "keyring-calls.log").unlink()
+
+    result = _keyring("get", f"{emulator.url}/simple/acme/main/", "__token__")
+
+    assert result.returncode == 0, result.stderr
+    assert emulator.verify(result.stdout.strip()) is not None
+    assert emulator.counts()["access-token"] == 2
+    assert calls(system_keyring) == [f"get {service} api-key"]
 
 
 # --- import cost: keyring imports every backend in every program that uses it
