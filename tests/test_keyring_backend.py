@@ -298,7 +298,9 @@ def separate_pip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
-def _install(argv: list[str], tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+def _install(
+    argv: list[str], tmp_path: Path, cwd: Path | None = None, **variables: str
+) -> subprocess.CompletedProcess[str]:
     """Run an installer with an empty HOME, no config files and only ``variables`` added.
 
     PATH starts with pyx-auth's venv, which holds the ``keyring`` command the subprocess
@@ -315,7 +317,7 @@ def _install(argv: list[str], tmp_path: Path, **variables: str) -> subprocess.Co
         **variables,
     }
     return subprocess.run(
-        argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=180, check=False,
     )  # fmt: skip
 
@@ -460,3 +462,40 @@ def test_twine_uploads_with_the_token_from_an_api_key(
     with urllib.request.urlopen(index, timeout=10) as page:
         assert filename in page.read().decode()
     assert emulator.counts()["access-token"] == 1
+
+
+# --- pyx-auth config pip|uv: the files, not only the variables, are ready to use
+
+
+def test_config_uv_pyproject_installs_with_the_newest_uv(
+    run_pyx_auth: RunPyxAuth,
+    require_tool: Callable[[str], str],
+    pyx_env: dict[str, str],
+    published: str,
+    emulator: PyxEmulator,
+    tmp_path: Path,
+) -> None:
+    snippet = run_pyx_auth("config", "uv", "--index", f"{WORKSPACE}/{VIEW}").stdout
+    project = tmp_path / "project"
+    project.mkdir()
+    header = '[project]\nname = "consumer"\nversion = "0"\n\n'
+    (project / "pyproject.toml").write_text(header + snippet)
+    argv = [
+        newest_uv(require_tool), "pip", "install", "--python", sys.executable, "--no-deps",
+        "--target", str(tmp_path / "site"), PROJECT,
+    ]  # fmt: skip
+    result = _install(argv, tmp_path, cwd=project, **pyx_env, PYX_API_KEY=EMULATOR_API_KEY)
+    assert result.returncode == 0, result.stderr
+    assert _installed(tmp_path / "site")
+
+
+def test_config_pip_conf_installs_with_pip(
+    run_pyx_auth: RunPyxAuth, pyx_env: dict[str, str], published: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "pip.conf"
+    config.write_text(run_pyx_auth("config", "pip", "--index", f"{WORKSPACE}/{VIEW}").stdout)
+    argv = _pip(sys.executable, tmp_path / "site")
+    variables = {**pyx_env, "PIP_CONFIG_FILE": str(config), "PYX_API_KEY": EMULATOR_API_KEY}
+    result = _install(argv, tmp_path, **variables)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _installed(tmp_path / "site")
