@@ -117,6 +117,15 @@ def test_keyring_command_prints_the_token_only_for_pyx(
     assert (result.returncode, result.stdout) == ((0, fixed_token + "\n") if pyx else (1, ""))
 
 
+def test_keyring_command_masks_the_token_in_a_github_actions_log(
+    fixed_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    result = _keyring("get", "https://api.pyx.dev/simple/acme/main/", "__token__")
+    assert result.stdout == fixed_token + "\n"
+    assert result.stderr == f"::add-mask::{fixed_token}\n"
+
+
 def test_keyring_get_mints_once_then_reuses_the_cached_token(
     emulator: PyxEmulator, pyx_env: dict[str, str], published: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -87,6 +87,7 @@ def pyx_token(service: str) -> str | None:
 
     from pyx_auth.settings import REFRESH_MARGIN
     from pyx_auth.sources import resolve_token
+    from pyx_auth.token_output import mask_in_ci_log
 
     settings = pyx_settings(service)
     if settings is None:
@@ -94,7 +95,10 @@ def pyx_token(service: str) -> str | None:
     for warning in settings.warnings:
         _say(f"warning: {warning}")
     token = resolve_token(settings, REFRESH_MARGIN, time.monotonic() + settings.timeout)
-    return None if token is None else token.value
+    if token is None:
+        return None
+    mask_in_ci_log(token.value, settings.environ, sys.stderr)  # as `pyx-auth token` does
+    return token.value
 
 
 def _explain(exc: Exception) -> str:
