@@ -243,7 +243,7 @@ def pip(settings: Settings, args: argparse.Namespace) -> str:
         + _origin_comment(settings, "pip")
         + KEYRING_TOOL_NOTE
         + setup
-        + f"# Files come from {files_url}; the backend answers for it too.\n"
+        + f"# Files come from {files_url}; the backend answers for that host too.\n"
         "# pip.conf (`pip config debug` shows where pip looks for it):\n"
         "[global]\n"
         f"index-url = {index_url}\n"
@@ -268,8 +268,7 @@ def uv(settings: Settings, args: argparse.Namespace) -> str:
         + _origin_comment(settings, "uv")
         + KEYRING_TOOL_NOTE
         + SEPARATE_KEYRING_NOTE.format(tool="uv", skip="")
-        + f"# Files come from {files_url}; uv asks keyring for that host again, and the\n"
-        "# backend answers for it too.\n"
+        + f"# Files come from {files_url}; the backend answers for that host too.\n"
         "# pyproject.toml (in uv.toml, drop the `tool.uv` prefix: [[index]], no [tool.uv]):\n"
         "[tool.uv]\n"
         'keyring-provider = "subprocess"\n'
