@@ -71,12 +71,13 @@ def pyx_settings(service: str) -> Settings | None:
     from pyx_auth.credential_helper import is_pyx_uri
     from pyx_auth.hosts import has_userinfo
     from pyx_auth.settings import Settings
-    from pyx_auth.sources.trusted_access import workspace_from_uri
 
     settings = Settings(os.environ)
     url = service_url(service)
     if not is_pyx_uri(url, settings) or has_userinfo(url):
         return None
+    from pyx_auth.sources.trusted_access import workspace_from_uri
+
     settings.workspace = workspace_from_uri(url, settings)  # as `get` does, for Trusted Access
     return settings
 
