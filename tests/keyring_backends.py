@@ -62,6 +62,8 @@ class FileKeyring(KeyringBackend):
 
 
 class HangingKeyring(FileKeyring):
+    priority = 0.5  # when keyring chains both (an entry point), FileKeyring comes first
+
     def get_password(self, service: str, username: str) -> str | None:
         _log(f"get {service} {username} (hangs)")
         time.sleep(3600)

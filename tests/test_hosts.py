@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyx_auth.credential_helper import is_pyx
 from pyx_auth.errors import ConfigError
 from pyx_auth.hosts import (
     canonical_url,
@@ -22,6 +21,7 @@ from pyx_auth.hosts import (
     check_cdn_domain,
     has_userinfo,
     is_ip_literal,
+    is_pyx,
     normalize_host,
     parent_domain,
     parse_origin,

@@ -15,6 +15,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from pyx_auth.settings import Settings
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
 
@@ -295,4 +297,12 @@ def is_pyx_origin(
         (host == parent_domain(api.host) and not is_public_suffix(host))
         or is_under(host, cdn_domain)
         or host in extra_hosts
+    )
+
+
+def is_pyx(origin: Origin | None, settings: Settings) -> bool:
+    """Whether a pyx token may be sent to ``origin`` under these settings: the one rule that
+    ``get``, the keyring backend and the snapshot share."""
+    return origin is not None and is_pyx_origin(
+        origin, settings.api, settings.cdn_domain, settings.extra_pyx_hosts
     )
