@@ -107,7 +107,7 @@ def _device(path: Path, minor: int) -> Path:
 
 
 def test_token_output_to_a_device_writes_to_it_and_leaves_it_a_device(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     """Root's ``--output /dev/null`` once replaced the device with a 0600 token file."""
     (tmp_path / "dev").mkdir()
@@ -119,7 +119,7 @@ def test_token_output_to_a_device_writes_to_it_and_leaves_it_a_device(
 
 
 def test_token_output_to_a_full_device_is_a_one_line_error_and_keeps_it(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     full = _device(tmp_path / "full", 7)
     result = run_pyx_auth("token", "--output", str(full))
@@ -129,7 +129,7 @@ def test_token_output_to_a_full_device_is_a_one_line_error_and_keeps_it(
 
 
 def test_token_output_to_dev_stdout_reaches_stdout(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
     result = run_pyx_auth("token", "--output", "/dev/stdout")
     assert result.returncode == 0, result.stderr
@@ -138,7 +138,7 @@ def test_token_output_to_dev_stdout_reaches_stdout(
 
 
 def test_token_output_to_a_fifo_writes_into_the_pipe(
-    emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -154,7 +154,7 @@ def test_token_output_to_a_fifo_writes_into_the_pipe(
 
 
 def test_token_output_through_a_symlink_keeps_the_link_and_replaces_its_target(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     real = tmp_path / "secrets" / "pyx-token"
     real.parent.mkdir()
@@ -173,7 +173,7 @@ def test_token_output_through_a_symlink_keeps_the_link_and_replaces_its_target(
 
 
 def test_token_output_refuses_another_users_link_in_a_shared_folder(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     """``/tmp/token`` planted by someone else, pointing at a file we may write: not followed."""
     if os.geteuid() != 0:
@@ -193,7 +193,7 @@ def test_token_output_refuses_another_users_link_in_a_shared_folder(
 
 
 def test_token_output_to_a_folder_is_a_one_line_error(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, key_env: dict[str, str], tmp_path: Path
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
     result = run_pyx_auth("token", "--output", str(tmp_path))
     assert result.returncode == 2
