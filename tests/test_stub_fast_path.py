@@ -26,8 +26,9 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
@@ -35,13 +36,14 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_uv_interop import _uv
 
+from conftest import pyx_auth_argv
 from pyx_auth import snapshot
 from pyx_auth.credential_helper import answer_offline
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
 from pyx_auth.store import TOKENS_FILE, api_key_file, store_directory
-from test_uv_interop import _uv
 
 REPO = Path(__file__).resolve().parents[1]
 STUB = REPO / "bazel" / "pyx-credential-helper"
@@ -243,7 +245,8 @@ class World:
                 snap.parent.symlink_to(moved)
             return
         if change == "keyring_marker" and self.source != "env":
-            (self.store / snapshot.KEYRING_MARKER).write_text('{"token_file":"0123456789abcdef.json"}')
+            marker = '{"token_file":"0123456789abcdef.json"}'
+            (self.store / snapshot.KEYRING_MARKER).write_text(marker)
         elif change == "legacy_dir_appears" and "UV_CREDENTIALS_DIR" not in self.env:
             digest = os.path.basename(store_directory(Settings(self.env)))
             os.makedirs(self.home / ".local" / "share" / "uv" / "credentials" / digest)
@@ -340,7 +343,7 @@ def test_stub_answers_exactly_as_pyx_auth_get_or_defers(
         assert (stdout, code) == (DEFERRED + b"get|" + request, 0)
         return
     verdicts = {python_verdict(request, env, before), python_verdict(request, env, after)}
-    assert None not in verdicts, f"the stub answered where pyx-auth get has no cache hit: {stdout!r}"
+    assert None not in verdicts, f"the stub answered where get has no cache hit: {stdout!r}"
     assert (stdout, code) in verdicts
 
 
@@ -357,3 +360,130 @@ def test_stub_and_writer_list_the_same_variables() -> None:
         and value == name
     }  # fmt: skip
     assert read_by_python <= set(snapshot.VARIABLES)
+
+
+# -- the fast path for real: hits, no process started, concurrency, the off switch -------------
+
+
+@pytest.fixture(params=["env", "key", "login"])
+def hit_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """A fresh cached token for an https pyx API, from each source the snapshot covers."""
+    token = fake_jwt(int(time.time()) + 3600)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path / "home"),
+        "PYX_CREDENTIALS_DIR": str(tmp_path / "creds"),
+    }
+    if request.param == "env":
+        return {**env, "PYX_AUTH_TOKEN": token}
+    store = Path(store_directory(Settings(env)))
+    store.mkdir(parents=True)
+    if request.param == "key":
+        (store / api_key_file(API_KEY)).write_text(token)
+        return {**env, "PYX_API_KEY": API_KEY}
+    (store / TOKENS_FILE).write_text(
+        json.dumps({"access_token": token, "refresh_token": "r-1"}, separators=(",", ":"))
+    )
+    return env
+
+
+def _pyx_auth_get(request: bytes, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    argv = [*pyx_auth_argv(), "get"]
+    return subprocess.run(argv, input=request, capture_output=True, env=env, check=False)
+
+
+HIT = b'{"uri":"https://files.astralhosted.com/acme/demo-1.0-py3-none-any.whl"}'
+
+
+def test_stub_answers_a_hit_itself_byte_for_byte(hit_env: dict[str, str], recorder: Path) -> None:
+    python = _pyx_auth_get(HIT, hit_env)  # the real console script; writes the snapshot
+    assert python.returncode == 0, python.stderr
+    snap = Path(hit_env["PYX_CREDENTIALS_DIR"]) / snapshot.FILE_NAME
+    assert snap.stat().st_mode & 0o777 == 0o600
+    if "PYX_AUTH_TOKEN" in hit_env:  # no store before: the writer made the folder
+        assert snap.parent.stat().st_mode & 0o777 == 0o700
+    assert run_stub(HIT, hit_env, recorder) == (python.stdout, 0)  # not the recorder's
+    no_expires = {**hit_env, "PYX_AUTH_NO_EXPIRES": "1"}
+    assert run_stub(HIT, no_expires, recorder)[0].startswith(DEFERRED)  # another condition
+    python = _pyx_auth_get(HIT, no_expires)
+    assert b"expires" not in python.stdout
+    assert run_stub(HIT, no_expires, recorder) == (python.stdout, 0)
+
+
+def test_stub_off_switch_and_other_api(hit_env: dict[str, str], recorder: Path) -> None:
+    assert _pyx_auth_get(HIT, hit_env).returncode == 0
+    off = {**hit_env, "PYX_AUTH_NO_FAST_PATH": "1"}
+    assert run_stub(HIT, off, recorder) == (DEFERRED + b"get|" + HIT, 0)
+    other = {**hit_env, "PYX_API_URL": "https://api.other.example"}
+    assert run_stub(HIT, other, recorder)[0].startswith(DEFERRED)
+
+
+def test_a_hit_starts_no_process(
+    hit_env: dict[str, str], recorder: Path, tmp_path: Path, require_tool: Callable[[str], str]
+) -> None:
+    strace = require_tool("strace")
+    assert _pyx_auth_get(HIT, hit_env).returncode == 0
+    log = tmp_path / "strace.log"
+    result = subprocess.run(
+        [strace, "-f", "-qq", "-e", "trace=execve,fork,vfork,clone,clone3", "-o", str(log),
+         str(STUB), "get"],
+        input=HIT, capture_output=True, env={**hit_env, "PYX_AUTH_BIN": str(recorder)},
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stdout.startswith(b'{"headers"'), result.stdout
+    calls = [line for line in log.read_text().splitlines() if "(" in line]
+    assert len(calls) == 1 and "execve(" in calls[0] and str(STUB) in calls[0], calls
+
+
+def test_64_parallel_calls_while_the_snapshot_is_rewritten(
+    hit_env: dict[str, str], recorder: Path
+) -> None:
+    """Every answer is complete: the stub's own, or (deferred) the recorder's with all bytes.
+
+    A thread runs the Python path's cache hit over and over under two environments whose
+    snapshots differ (one more variable set), so the file really is replaced all the time.
+    """
+    expected = _pyx_auth_get(HIT, hit_env).stdout
+    other = {**hit_env, "PYX_AUTH_TIMEOUT": "9"}
+    stop = threading.Event()
+    rewrites = [0]
+
+    def rewrite() -> None:
+        while not stop.is_set():
+            for env in (other, hit_env):
+                assert answer_offline(HIT, env) is not None
+                rewrites[0] += 1
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    answers: list[bytes] = []
+    try:
+        for _ in range(5):  # rounds of 64, until the stub has answered itself at least once
+            answers += _parallel_calls(64, {**hit_env, "PYX_AUTH_BIN": str(recorder)})
+            if expected in answers:
+                break
+    finally:
+        stop.set()
+        writer.join()
+    assert rewrites[0] > 2
+    assert set(answers) <= {expected, DEFERRED + b"get|" + HIT}
+    assert expected in answers
+
+
+def _parallel_calls(count: int, env: dict[str, str]) -> list[bytes]:
+    """Start ``count`` stubs at once, then give each the request; their stdouts."""
+    stubs = [
+        subprocess.Popen([str(STUB), "get"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        for _ in range(count)
+    ]
+    for process in stubs:
+        assert process.stdin is not None
+        process.stdin.write(HIT)
+        process.stdin.close()
+    answers = []
+    for process in stubs:
+        assert process.stdout is not None
+        with process.stdout:
+            answers.append(process.stdout.read())
+        assert process.wait() == 0
+    return answers
