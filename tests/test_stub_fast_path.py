@@ -177,7 +177,8 @@ WRITER_SETTINGS = {
 class World:
     """One example's machine: a home, a store root, a credential; rebuilt for every example."""
 
-    def __init__(self, base: Path, draw: st.DrawFn) -> None:
+    def __init__(self, base: Path, data: st.DataObject) -> None:
+        draw = data.draw
         if base.exists():
             shutil.rmtree(base)
         self.home = base / "home"
@@ -317,7 +318,7 @@ def recorder(tmp_path: Path) -> Path:
 def test_stub_answers_exactly_as_pyx_auth_get_or_defers(
     data: st.DataObject, tmp_path: Path, recorder: Path, uv_states: dict[str, object]
 ) -> None:
-    world = World(tmp_path / "world", data.draw)
+    world = World(tmp_path / "world", data)
     writer_uri = world.env.get("PYX_API_URL", "https://api.pyx.dev").rstrip("/")
     python_verdict(
         f'{{"uri":"{writer_uri}/simple/acme/"}}'.encode(), world.env, time.time()
