@@ -488,3 +488,50 @@ def _parallel_calls(count: int, env: dict[str, str]) -> list[bytes]:
             answers.append(process.stdout.read())
         assert process.wait() == 0
     return answers
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        ({"UV_API_KEY": "sk-old"}, "a secret that is not the answer's"),
+        ({"PYX_OIDC_TOKEN": "x"}, "an OIDC token"),
+        ({"PYX_AUTH_NO_FAST_PATH": "1"}, "the fast path is off"),
+        ({"PYX_CREDENTIALS_DIR": "relative/creds"}, "a folder relative to the cwd"),
+        ({"PYX_CDN_DOMAIN": "cdn.example\u00a0"}, "a value the stub cannot compare"),
+    ],
+)
+def test_no_snapshot_where_the_stub_could_not_repeat_the_answer(
+    hit_env: dict[str, str], extra: dict[str, str], why: str
+) -> None:
+    env = {**hit_env, **extra}
+    if {"UV_API_KEY", "PYX_OIDC_TOKEN"} & set(extra) and "PYX_AUTH_TOKEN" not in env:
+        env["PYX_AUTH_TOKEN"] = fake_jwt(int(time.time()) + 3600)  # keep the source in front
+    answered = _pyx_auth_get(HIT, env)
+    path = snapshot.snapshot_path(env)
+    assert path is None or not os.path.exists(path), why
+    if "PYX_CREDENTIALS_DIR" not in extra:
+        assert answered.returncode == 0, answered.stderr
+
+
+def test_no_snapshot_for_trusted_access_or_the_keyring(tmp_path: Path) -> None:
+    """Their tokens come from sources the stub does not check; ``render`` refuses them."""
+    env = {"HOME": str(tmp_path), "PYX_CREDENTIALS_DIR": str(tmp_path / "creds")}
+    settings_ = Settings(env)
+    for source in ("Trusted Access", "keyring API key"):
+        token = mock.Mock(value=fake_jwt(int(time.time()) + 3600), source=source)
+        token.expires_at = int(time.time()) + 3600
+        token.fresh.return_value = True
+        text = answer_offline(HIT, {**env, "PYX_AUTH_TOKEN": token.value})
+        assert text is not None
+        assert snapshot.render(settings_, token, 300, text, time.time()) is None
+
+
+def test_a_failed_snapshot_write_changes_nothing(tmp_path: Path) -> None:
+    token = fake_jwt(int(time.time()) + 3600)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYX_AUTH_TOKEN": token}
+    fine = _pyx_auth_get(HIT, {**env, "PYX_CREDENTIALS_DIR": str(tmp_path / "creds")})
+    (tmp_path / "a-file").write_text("not a folder")
+    blocked = {**env, "PYX_CREDENTIALS_DIR": str(tmp_path / "a-file"), "PYX_AUTH_DEBUG": "1"}
+    failed = _pyx_auth_get(HIT, blocked)
+    assert (failed.stdout, failed.returncode) == (fine.stdout, 0)
+    assert failed.stderr == b"pyx-auth: Bazel snapshot not written (NotADirectoryError)\n"
