@@ -308,6 +308,7 @@ def recorder(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.timeout(1800)  # all examples in one test: ~1 min on a quiet 2-core machine
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
