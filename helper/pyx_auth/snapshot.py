@@ -80,6 +80,8 @@ NEVER_WRITTEN = (names.UV_AUTH_TOKEN, names.UV_API_KEY, names.PYX_OIDC_TOKEN)
 KEYRING_MARKER = "pyx-auth-keyring.json"
 SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~+/=-")
 """Characters of a token the stub may compare: no JSON escapes, no shell pattern syntax."""
+SAFE_HOST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
+"""Host characters the stub accepts: anything else (upper case, IDNs, brackets) defers."""
 FNV_OFFSET, FNV_PRIME, BITS = 0xCBF29CE484222325, 0x100000001B3, 1 << 64
 
 
@@ -162,8 +164,6 @@ def _host_lines(settings: Settings) -> list[str]:
         lines.append(f"suffix {settings.cdn_domain}")
     return lines
 
-
-SAFE_HOST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
 
 
 def render(settings: Settings, token: Token, margin: float, text: str, now: float) -> str | None:
