@@ -34,7 +34,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from test_uv_interop import _uv
 
@@ -342,8 +342,10 @@ def test_stub_answers_exactly_as_pyx_auth_get_or_defers(
     after = time.time()
 
     if stdout.startswith(DEFERRED):
+        event("stub deferred")  # see --hypothesis-show-statistics
         assert (stdout, code) == (DEFERRED + b"get|" + request, 0)
         return
+    event("stub answered")
     verdicts = {python_verdict(request, env, before), python_verdict(request, env, after)}
     assert None not in verdicts, f"the stub answered where get has no cache hit: {stdout!r}"
     assert (stdout, code) in verdicts
