@@ -150,6 +150,18 @@ def requests(draw: st.DrawFn) -> bytes:
     return data + noise if draw(st.booleans()) else noise + data
 
 
+PYX_HOSTS = ("api.pyx.dev", "pyx.dev", "api-static.pyx.dev", "files.astralhosted.com",
+             "astralhosted.com", "api.other.example", "other.example", "files.cdn.example")
+SAFE_PATHS = st.text(st.sampled_from("abc/._-~%=+"), max_size=20).map(lambda t: "/" + t)
+
+
+@st.composite
+def likely_hits(draw: st.DrawFn) -> bytes:
+    """Bazel's form for a pyx host the snapshot may list: where the stub answers itself."""
+    uri = "https://" + draw(st.sampled_from(PYX_HOSTS)) + draw(SAFE_PATHS)
+    return ('{"uri":"' + uri + '"}').encode()
+
+
 VARIABLE_VALUES = (
     "", " ", "0", "1", "true", "false", "https://api.pyx.dev", "https://api.other.example",
     "http://127.0.0.1:9", "cdn.example", "/tmp", "relative", "5", "sk-other", "x\ny",
@@ -193,7 +205,7 @@ class World:
         elif layout == "legacy":
             self.env["UV_CREDENTIALS_DIR"] = str(base / "uv-creds")
         for name, values in WRITER_SETTINGS.items():
-            value = draw(st.sampled_from((None, None, *values)))
+            value = draw(st.sampled_from((None, None, None, None, *values)))
             if value is not None:
                 self.env[name] = value
         self.source = draw(st.sampled_from(("env", "key", "login")))
@@ -283,7 +295,9 @@ ENV_NAMES = (*snapshot.VARIABLES, "PYX_AUTH_NO_FAST_PATH", "UNRELATED")
 @st.composite
 def env_changes(draw: st.DrawFn) -> dict[str, str | None]:
     """Variables to set (a value) or unset (None) before the stub reads the snapshot."""
-    names = draw(st.lists(st.sampled_from(ENV_NAMES), max_size=2))
+    if draw(st.booleans()):
+        return {}
+    names = draw(st.lists(st.sampled_from(ENV_NAMES), min_size=1, max_size=2))
     return {name: draw(st.sampled_from((None, *VARIABLE_VALUES))) for name in names}
 
 
@@ -324,18 +338,19 @@ def test_stub_answers_exactly_as_pyx_auth_get_or_defers(
     python_verdict(
         f'{{"uri":"{writer_uri}/simple/acme/"}}'.encode(), world.env, time.time()
     )
-    world.change_store(data.draw(st.sampled_from(STORE_CHANGES)), uv_states)
+    change = data.draw(st.one_of(st.just("none"), st.sampled_from(STORE_CHANGES)))
+    world.change_store(change, uv_states)
     env = dict(world.env)
     for name, value in data.draw(env_changes()).items():
         if value is None:
             env.pop(name, None)
         else:
             env[name] = value
-    request = data.draw(st.one_of(
+    request = data.draw(st.one_of(likely_hits(), st.one_of(
         requests(),
         st.sampled_from((b"https://api.pyx.dev/", b"", b"{}", b'{"uri":1}')),
         st.binary(max_size=64),
-    ))  # fmt: skip
+    )))  # half the requests could be hits; fmt: skip
 
     before = time.time()
     stdout, code = run_stub(request, env, recorder)
