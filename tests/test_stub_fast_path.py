@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from test_uv_interop import _uv
 
-from conftest import pyx_auth_argv
+from conftest import RunPyxAuth, pyx_auth_argv
 from pyx_auth import snapshot
 from pyx_auth.credential_helper import answer_offline
 from pyx_auth.emulator import PyxEmulator
@@ -553,3 +553,16 @@ def test_a_failed_snapshot_write_changes_nothing(tmp_path: Path) -> None:
     failed = _pyx_auth_get(HIT, blocked)
     assert (failed.stdout, failed.returncode) == (fine.stdout, 0)
     assert failed.stderr == b"pyx-auth: Bazel snapshot not written (NotADirectoryError)\n"
+
+
+def test_pyx_auth_logout_removes_the_snapshot(
+    run_pyx_auth: RunPyxAuth, pyx_env: dict[str, str]
+) -> None:
+    env = {**os.environ, "PYX_AUTH_TOKEN": fake_jwt(int(time.time()) + 3600)}
+    env["PYX_API_URL"] = "https://api.pyx.dev"  # a host the snapshot can be for
+    assert run_pyx_auth("get", input=HIT, env=env).returncode == 0
+    path = snapshot.snapshot_path(env)
+    assert path is not None and os.path.exists(path)
+    result = run_pyx_auth("logout", env={**env, "PYX_API_URL": pyx_env["PYX_API_URL"]})
+    assert result.returncode == 0, result.stderr
+    assert not os.path.exists(path)

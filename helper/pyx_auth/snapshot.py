@@ -235,3 +235,13 @@ def _write(path: str, data: bytes) -> None:
             os.close(fd)
         os.unlink(tmp)
         raise
+
+
+def forget(environ: Mapping[str, str]) -> None:
+    """Remove the snapshot (``pyx-auth logout``): no copy of a token outlives the login here."""
+    import contextlib
+
+    path = snapshot_path(environ)
+    if path is not None:
+        with contextlib.suppress(OSError):  # none there; a stale one could not be served
+            os.unlink(path)

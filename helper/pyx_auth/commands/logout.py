@@ -39,7 +39,7 @@ def _say(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyx_auth import keyring_store
+    from pyx_auth import keyring_store, snapshot
     from pyx_auth.sources.keyring_key import MARKER_FILE
 
     settings = load_settings(os.environ)
@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         elif keyring_problem is None:
             _say(f"The system keyring held no API key for service {service!r}")
     removed_store = _remove_store(store)
+    snapshot.forget(settings.environ)  # the Bazel stub's copy of an answer, if any
     if keyring_problem is not None:
         raise KeyringError(
             f"{keyring_problem} (the API key may still be in keyring service"
