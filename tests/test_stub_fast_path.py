@@ -406,9 +406,11 @@ def hit_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _pyx_auth_get(request: bytes, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+def _pyx_auth_get(
+    request: bytes, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
     argv = [*pyx_auth_argv(), "get"]
-    return subprocess.run(argv, input=request, capture_output=True, env=env, check=False)
+    return subprocess.run(argv, input=request, capture_output=True, env=env, cwd=cwd, check=False)
 
 
 HIT = b'{"uri":"https://files.astralhosted.com/acme/demo-1.0-py3-none-any.whl"}'
@@ -519,14 +521,14 @@ def _parallel_calls(count: int, env: dict[str, str]) -> list[bytes]:
     ],
 )
 def test_no_snapshot_where_the_stub_could_not_repeat_the_answer(
-    hit_env: dict[str, str], extra: dict[str, str], why: str
+    hit_env: dict[str, str], extra: dict[str, str], why: str, tmp_path: Path
 ) -> None:
     env = {**hit_env, **extra}
     if {"UV_API_KEY", "PYX_OIDC_TOKEN"} & set(extra) and "PYX_AUTH_TOKEN" not in env:
         env["PYX_AUTH_TOKEN"] = fake_jwt(int(time.time()) + 3600)  # keep the source in front
-    answered = _pyx_auth_get(HIT, env)
+    answered = _pyx_auth_get(HIT, env, cwd=tmp_path)
     path = snapshot.snapshot_path(env)
-    assert path is None or not os.path.exists(path), why
+    assert path is None or not os.path.exists(tmp_path / path), why
     if "PYX_CREDENTIALS_DIR" not in extra:
         assert answered.returncode == 0, answered.stderr
 
