@@ -527,8 +527,8 @@ def test_no_snapshot_where_the_stub_could_not_repeat_the_answer(
     if {"UV_API_KEY", "PYX_OIDC_TOKEN"} & set(extra) and "PYX_AUTH_TOKEN" not in env:
         env["PYX_AUTH_TOKEN"] = fake_jwt(int(time.time()) + 3600)  # keep the source in front
     answered = _pyx_auth_get(HIT, env, cwd=tmp_path)
-    path = snapshot.snapshot_path(env)
-    assert path is None or not os.path.exists(tmp_path / path), why
+    where = tmp_path / env["PYX_CREDENTIALS_DIR"] / snapshot.FILE_NAME  # relative: in the cwd
+    assert not where.exists(), why
     if "PYX_CREDENTIALS_DIR" not in extra:
         assert answered.returncode == 0, answered.stderr
 
