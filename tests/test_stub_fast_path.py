@@ -205,11 +205,11 @@ class World:
         elif layout == "legacy":
             self.env["UV_CREDENTIALS_DIR"] = str(base / "uv-creds")
         for name, values in WRITER_SETTINGS.items():
-            value = draw(st.sampled_from((None, None, None, None, *values)))
+            value = draw(st.sampled_from((None,) * 6 + values))
             if value is not None:
                 self.env[name] = value
         self.source = draw(st.sampled_from(("env", "key", "login")))
-        self.token = fake_jwt(self.now + draw(st.sampled_from(TTLS)))
+        self.token = fake_jwt(self.now + draw(st.one_of(st.just(3600), st.sampled_from(TTLS))))
         if self.source == "env":
             self.env["PYX_AUTH_TOKEN"] = self.token
             return
@@ -226,6 +226,17 @@ class World:
             self.token_file = self.store / TOKENS_FILE
             self.token_file.write_text(json.dumps(
                 {"access_token": self.token, "refresh_token": "r-1"}, separators=(",", ":")))
+
+    @classmethod
+    def fixed(cls, base: Path, source: str) -> World:
+        """A world with a fresh token from ``source`` in ``$PYX_CREDENTIALS_DIR``."""
+        choices = iter(("pyx_dir", *(None,) * len(WRITER_SETTINGS), source, 3600))
+
+        class Fixed:
+            def draw(self, strategy: object) -> object:
+                return next(choices)
+
+        return cls(base, Fixed())  # type: ignore[arg-type]
 
     def snapshot_file(self) -> Path | None:
         path = snapshot.snapshot_path(self.env)
@@ -295,7 +306,7 @@ ENV_NAMES = (*snapshot.VARIABLES, "PYX_AUTH_NO_FAST_PATH", "UNRELATED")
 @st.composite
 def env_changes(draw: st.DrawFn) -> dict[str, str | None]:
     """Variables to set (a value) or unset (None) before the stub reads the snapshot."""
-    if draw(st.booleans()):
+    if draw(st.integers(0, 2)):
         return {}
     names = draw(st.lists(st.sampled_from(ENV_NAMES), min_size=1, max_size=2))
     return {name: draw(st.sampled_from((None, *VARIABLE_VALUES))) for name in names}
@@ -346,7 +357,7 @@ def test_stub_answers_exactly_as_pyx_auth_get_or_defers(
             env.pop(name, None)
         else:
             env[name] = value
-    request = data.draw(st.one_of(likely_hits(), st.one_of(
+    request = data.draw(st.one_of(likely_hits(), likely_hits(), st.one_of(
         requests(),
         st.sampled_from((b"https://api.pyx.dev/", b"", b"{}", b'{"uri":1}')),
         st.binary(max_size=64),
@@ -568,3 +579,25 @@ def test_pyx_auth_logout_removes_the_snapshot(
     result = run_pyx_auth("logout", env={**env, "PYX_API_URL": pyx_env["PYX_API_URL"]})
     assert result.returncode == 0, result.stderr
     assert not os.path.exists(path)
+
+
+@pytest.mark.parametrize("change", sorted(set(STORE_CHANGES)))
+@pytest.mark.parametrize("source", ["env", "key", "login"])
+def test_every_store_change_for_every_source(
+    source: str, change: str, tmp_path: Path, recorder: Path, uv_states: dict[str, object]
+) -> None:
+    """Each store change of the property test, for each source, without randomness."""
+    world = World.fixed(tmp_path / "world", source)
+    python_verdict(HIT, world.env, time.time())  # writes the snapshot
+    snap = world.snapshot_file()
+    assert snap is not None and snap.exists()
+    world.change_store(change, uv_states)
+    before = time.time()
+    stdout, code = run_stub(HIT, world.env, recorder)
+    verdicts = {python_verdict(HIT, world.env, before), python_verdict(HIT, world.env, time.time())}
+    if stdout.startswith(DEFERRED):
+        assert (stdout, code) == (DEFERRED + b"get|" + HIT, 0)
+    else:
+        assert None not in verdicts and (stdout, code) in verdicts, change
+    if change == "none":
+        assert not stdout.startswith(DEFERRED)  # the fast path is really taken
