@@ -497,9 +497,10 @@ def test_stub_with_a_bad_pyx_auth_bin_names_it(
     assert f"PYX_AUTH_BIN={tmp_path / 'missing'} is not an executable file" in caught.value.stderr
 
 
-def test_stub_is_an_executable_posix_sh_script() -> None:
+def test_stub_is_an_executable_bash_script_that_posix_sh_parses() -> None:
+    """bash for the fast path; a plain sh (no /bin/bash) can still run it, without it."""
     assert os.access(STUB, os.X_OK)
-    assert STUB.read_text().startswith("#!/bin/sh\n")
+    assert STUB.read_text().startswith("#!/bin/bash\n")
     subprocess.run(["sh", "-n", str(STUB)], check=True)
 
 

@@ -241,7 +241,8 @@ def test_ci_image_runs_the_bundle_without_python(
 ) -> None:
     """The example image: `pyx-auth` on PATH and the Bazel stub via PYX_AUTH_BIN, no Python.
 
-    Mocked: the base image (busybox + the host's glibc instead of debian:bookworm-slim).
+    Mocked: the base image (busybox + the host's glibc instead of debian:bookworm-slim), which
+    has no /bin/bash, so the stub runs under busybox sh, as its comment tells such systems to.
     """
     env = {
         "PYX_API_URL": emulator.url,
@@ -258,7 +259,7 @@ def test_ci_image_runs_the_bundle_without_python(
 
     request = json.dumps({"uri": f"{emulator.url}/simple/acme/main/"})
     answered = _run_in(
-        ci_container, f"echo '{request}' | /workspace/bazel/pyx-credential-helper get", env
+        ci_container, f"echo '{request}' | sh /workspace/bazel/pyx-credential-helper get", env
     )
     assert answered.returncode == 0, answered.stderr
     assert _bearer(answered.stdout) == token

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from pyx_auth import snapshot
 from pyx_auth.errors import PyxAuthError, UsageError
 from pyx_auth.hosts import is_pyx
 from pyx_auth.protocol import EMPTY_ANSWER, bearer_answer, format_answer, is_hostless, parse_request
@@ -43,9 +44,11 @@ def answer(uri: RequestUri, settings: Settings, *, offline: bool) -> str | None:
     token = resolve_token(settings, margin, deadline, uri=uri, offline=offline)
     if token is None:
         return None
-    return bearer_answer(
+    text = bearer_answer(
         token.value, token.expires_at, with_expires=not settings.no_expires, now=time.time()
     )
+    snapshot.offer(settings, token, margin, text)  # lets the Bazel stub repeat it, shell only
+    return text
 
 
 def uv_credentials_answer(uri: str, settings: Settings, *, offline: bool) -> str:
