@@ -573,7 +573,9 @@ def test_a_failed_snapshot_write_changes_nothing(tmp_path: Path) -> None:
     blocked = {**env, "PYX_CREDENTIALS_DIR": str(tmp_path / "a-file"), "PYX_AUTH_DEBUG": "1"}
     failed = _pyx_auth_get(HIT, blocked)
     assert (failed.stdout, failed.returncode) == (fine.stdout, 0)
-    assert failed.stderr == b"pyx-auth: Bazel snapshot not written (NotADirectoryError)\n"
+    lines = failed.stderr.decode().splitlines()
+    assert "pyx-auth: debug: Bazel snapshot not written (NotADirectoryError)" in lines
+    assert all(line.startswith("pyx-auth: debug: ") for line in lines)
 
 
 def test_pyx_auth_logout_removes_the_snapshot(

@@ -196,10 +196,7 @@ def offer(settings: Settings, token: Token, margin: float, text: str) -> None:
         if content is not None:
             _write(path, content.encode())
     except Exception as exc:  # the answer stands; the stub just defers
-        if settings.debug:
-            import sys
-
-            sys.stderr.write(f"pyx-auth: Bazel snapshot not written ({type(exc).__name__})\n")
+        settings.trace(f"Bazel snapshot not written ({type(exc).__name__})")
 
 
 def _write(path: str, data: bytes) -> None:
