@@ -62,7 +62,7 @@ class FileKeyring(KeyringBackend):
 
 
 class HangingKeyring(FileKeyring):
-    priority = 0.5  # when keyring chains both (an entry point), FileKeyring comes first
+    priority = 0.5  # type: ignore[assignment]  # below FileKeyring's 1, so a chain asks it first
 
     def get_password(self, service: str, username: str) -> str | None:
         _log(f"get {service} {username} (hangs)")

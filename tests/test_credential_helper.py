@@ -25,7 +25,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pyx_auth
-from bazel_client import STRICT_EXPIRES, BazelClient, HelperError, gson_request, judge
+from bazel_client import (
+    BAZEL_TIMEOUT,
+    STRICT_EXPIRES,
+    BazelClient,
+    HelperError,
+    gson_request,
+    judge,
+)
 from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv
 from pyx_auth import claims
 from pyx_auth.commands.config import BAZEL_SCOPE
@@ -44,12 +51,19 @@ def workspace(tmp_path: Path) -> Path:
     return folder
 
 
-def _bazel(workspace: Path, helper: list[str] | None = None, **options: float) -> BazelClient:
+def _bazel(
+    workspace: Path,
+    helper: list[str] | None = None,
+    *,
+    timeout: float = BAZEL_TIMEOUT,
+    honour_expires: bool = True,
+) -> BazelClient:
     return BazelClient(
         pyx_auth_argv() if helper is None else helper,
         workspace=workspace,
         env=dict(os.environ),
-        **options,
+        timeout=timeout,
+        honour_expires=honour_expires,
     )
 
 
