@@ -1,11 +1,12 @@
 """The HTTP boundary: every outbound HTTP call of pyx-auth goes through ``send``.
 
-With ``api`` the only modules that import httpx, and only the slow path imports them. Each
-request runs within the run's deadline (``deadline.run_within``: httpx's timeouts are per
-phase, not total) and ``http_errors`` turns every httpx exception into a ``pyx_auth.errors``
-class where it enters, most specific first, as httpx itself maps httpcore's
-(``map_httpcore_exceptions``). No message ever carries a token, key, query string or raw
-response body. ``fetch`` is the one-shot call for services other than pyx (CI token services).
+The only module that imports httpx (``api`` only for type hints), and only the slow path
+imports it. Each request runs within the run's deadline (``deadline.run_within``: httpx's
+timeouts are per phase, not total) and ``http_errors`` turns every httpx exception into a
+``pyx_auth.errors`` class where it enters, most specific first, as httpx itself maps
+httpcore's (``map_httpcore_exceptions``). No message ever carries a token, key, query string
+or raw response body. ``fetch`` is the one-shot call for services other than pyx (CI token
+services).
 """
 
 from __future__ import annotations
