@@ -103,7 +103,7 @@ def pyx_token(service: str) -> str | None:
     token = resolve_token(settings, REFRESH_MARGIN, deadline, uri=request)
     if token is None:
         return None
-    mask_in_ci_log(token.value, settings.environ, sys.stderr)  # as `pyx-auth token` does
+    mask_in_ci_log(token.value, settings, sys.stderr)  # as `pyx-auth token` does
     return token.value
 
 

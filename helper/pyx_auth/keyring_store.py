@@ -20,7 +20,6 @@ import time
 
 from pyx_auth.deadline import run_within
 from pyx_auth.errors import KeyringError
-from pyx_auth.settings import CI_VARIABLES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,9 +48,8 @@ def skip_reason(settings: Settings) -> str | None:
     """Why the keyring must not be used here (a CI job), or None."""
     if PYTHON_KEYRING_BACKEND in settings.environ:
         return None
-    for name in CI_VARIABLES:
-        if settings.environ.get(name):
-            return f"no keyring in CI ({name} is set): set PYX_API_KEY instead"
+    if settings.ci is not None:
+        return f"no keyring in CI ({settings.ci} is set): set PYX_API_KEY instead"
     return None
 
 

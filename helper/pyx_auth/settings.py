@@ -122,7 +122,7 @@ def _first_set(environ: Mapping[str, str], names: tuple[str, str]) -> tuple[str,
     return None
 
 
-def _non_empty(environ: Mapping[str, str], name: str, hint: str) -> str | None:
+def non_empty(environ: Mapping[str, str], name: str, hint: str) -> str | None:
     """The variable as set, or None when unset; set but blank is an error, as it is for uv."""
     value = environ.get(name)
     if value is not None and not value.strip():
@@ -160,7 +160,7 @@ def debug_enabled(environ: Mapping[str, str]) -> bool:
 
 
 def _api(environ: Mapping[str, str]) -> tuple[str, Origin]:
-    raw_url = _non_empty(environ, PYX_API_URL, f"unset it to use {DEFAULT_API_URL}")
+    raw_url = non_empty(environ, PYX_API_URL, f"unset it to use {DEFAULT_API_URL}")
     raw_url = DEFAULT_API_URL if raw_url is None else raw_url
     api_url = canonical_url(raw_url)
     api = parse_origin(raw_url)
@@ -171,7 +171,7 @@ def _api(environ: Mapping[str, str]) -> tuple[str, Origin]:
 
 
 def _cdn(environ: Mapping[str, str]) -> str:
-    raw = _non_empty(environ, PYX_CDN_DOMAIN, f"unset it to use {DEFAULT_CDN_DOMAIN}")
+    raw = non_empty(environ, PYX_CDN_DOMAIN, f"unset it to use {DEFAULT_CDN_DOMAIN}")
     cdn = normalize_host((raw or DEFAULT_CDN_DOMAIN).strip())
     if not cdn or "/" in cdn or ":" in cdn or "." not in cdn:
         raise ConfigError(f"{PYX_CDN_DOMAIN} must be a domain name such as {DEFAULT_CDN_DOMAIN}")
@@ -181,7 +181,7 @@ def _cdn(environ: Mapping[str, str]) -> str:
 
 
 def _workspace(environ: Mapping[str, str]) -> str | None:
-    raw = _non_empty(environ, PYX_WORKSPACE, "unset it or name a pyx workspace")
+    raw = non_empty(environ, PYX_WORKSPACE, "unset it or name a pyx workspace")
     if raw is None:
         return None
     if not is_workspace(raw.strip()):
@@ -191,7 +191,7 @@ def _workspace(environ: Mapping[str, str]) -> str | None:
 
 def _mint_path(environ: Mapping[str, str]) -> str:
     hint = f"unset it to use {DEFAULT_TRUSTED_ACCESS_PATH}"
-    template = (_non_empty(environ, PYX_TRUSTED_ACCESS_PATH, hint) or DEFAULT_TRUSTED_ACCESS_PATH)
+    template = (non_empty(environ, PYX_TRUSTED_ACCESS_PATH, hint) or DEFAULT_TRUSTED_ACCESS_PATH)
     if "{workspace}" not in template:
         raise ConfigError(
             f"{PYX_TRUSTED_ACCESS_PATH} must contain {{workspace}}, as in"
@@ -213,8 +213,10 @@ class Settings:
         "api_url",
         "auth_token",
         "cdn_domain",
+        "ci",
         "debug",
         "environ",
+        "github_actions",
         "lock_timeout",
         "mint_path_template",
         "no_expires",
@@ -229,8 +231,12 @@ class Settings:
     """The canonical API URL: what uv hashes to name the store folder."""
     auth_token: tuple[str, str] | None
     cdn_domain: str
+    ci: str | None
+    """The first of ``CI_VARIABLES`` that is set: a CI job, where no keyring is asked."""
     debug: bool
     environ: Mapping[str, str]
+    github_actions: bool
+    """``GITHUB_ACTIONS=true``: tokens printed to a log are masked first."""
     lock_timeout: float
     mint_path_template: str
     no_expires: bool
@@ -249,7 +255,7 @@ class Settings:
             for found, modern in ((auth_token, PYX_AUTH_TOKEN), (api_key, PYX_API_KEY))
             if found is not None and found[0] != modern and found[1].strip()
         )
-        audience = _non_empty(
+        audience = non_empty(
             environ,
             PYX_TRUSTED_ACCESS_AUDIENCE,
             f"unset it to use {DEFAULT_TRUSTED_ACCESS_AUDIENCE}",
@@ -264,6 +270,8 @@ class Settings:
             "warnings": warnings,
             "no_expires": _flag(environ, PYX_AUTH_NO_EXPIRES),
             "debug": debug_enabled(environ),
+            "ci": next((name for name in CI_VARIABLES if environ.get(name)), None),
+            "github_actions": environ.get(GITHUB_ACTIONS) == "true",
             "timeout": _seconds(environ, PYX_AUTH_TIMEOUT, DEFAULT_TIMEOUT),
             "lock_timeout": _seconds(environ, UV_LOCK_TIMEOUT, DEFAULT_LOCK_TIMEOUT),
             "workspace": _workspace(environ),

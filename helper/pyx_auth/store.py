@@ -20,10 +20,10 @@ import errno
 import os
 
 from pyx_auth import fastjson
-from pyx_auth.errors import ConfigError, StoreError
+from pyx_auth.errors import StoreError
 from pyx_auth.file_checks import check_private_folder, open_regular
 from pyx_auth.seahash import uv_digest
-from pyx_auth.settings import PYX_CREDENTIALS_DIR, UV_CREDENTIALS_DIR, XDG_DATA_HOME
+from pyx_auth.settings import PYX_CREDENTIALS_DIR, UV_CREDENTIALS_DIR, XDG_DATA_HOME, non_empty
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,10 +39,8 @@ MAX_FILE_SIZE = 64 * 1024
 
 
 def _absolute(environ: Mapping[str, str], name: str) -> str:
-    value = environ[name]
-    if not value:
-        raise ConfigError(f"{name} is set but empty; unset it or name a folder")
-    return os.path.abspath(value)
+    """A folder variable that is set, made absolute; set but empty is an error (``non_empty``)."""
+    return os.path.abspath(non_empty(environ, name, "unset it or name a folder") or "")
 
 
 def _home(environ: Mapping[str, str]) -> str:

@@ -22,7 +22,6 @@ import stat
 from pyx_auth.errors import ConfigError, UsageError
 from pyx_auth.settings import (
     CDN_HOST_PREFIXES,
-    GITHUB_ACTIONS,
     PYX_API_URL,
     PYX_AUTH_TOKEN,
     PYX_CDN_DOMAIN,
@@ -31,7 +30,6 @@ from pyx_auth.store import atomic_write
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from typing import TextIO
 
     from pyx_auth.settings import Settings
@@ -86,7 +84,7 @@ def _escape_command_data(value: str) -> str:
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def mask_in_ci_log(secret: str, environ: Mapping[str, str], stream: TextIO) -> None:
+def mask_in_ci_log(secret: str, settings: Settings, stream: TextIO) -> None:
     """Ask the GitHub Actions runner to mask ``secret`` in the job log; elsewhere do nothing.
 
     The command goes to stderr, so ``$(pyx-auth token)`` still captures only the token. The
@@ -98,7 +96,7 @@ def mask_in_ci_log(secret: str, environ: Mapping[str, str], stream: TextIO) -> N
     stdout lines, and we flush the command before anything is written to stdout, so the mask is
     in place before an uncaptured token reaches the log.
     """
-    if environ.get(GITHUB_ACTIONS) != "true":
+    if not settings.github_actions:
         return
     stream.write(f"::add-mask::{_escape_command_data(secret)}\n")
     stream.flush()

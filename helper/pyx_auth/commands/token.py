@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     token = resolve_token(settings, margin, deadline, workspace=args.workspace)
     assert token is not None, "only the offline path answers None"
     text = render(token, args.format, settings)
-    mask_in_ci_log(token.value, settings.environ, sys.stderr)
+    mask_in_ci_log(token.value, settings, sys.stderr)
     if args.output:
         write_output(args.output, text.encode() if args.format == "raw" else (text + "\n").encode())
     else:
