@@ -120,7 +120,8 @@ def test_login_times_out_with_a_clear_message(
         " run `pyx-auth login` again (--timeout to wait longer)"
     )
     assert time.monotonic() - started < 10
-    assert emulator.counts()["status"] == 2  # polled once a second while pending
+    # polled while pending, at most once a second (a busy machine may fit only one poll in 1.5 s)
+    assert 1 <= emulator.counts()["status"] <= 2
     assert not _store().exists()
 
 
