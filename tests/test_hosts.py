@@ -228,3 +228,24 @@ def test_percent_decode_is_unquote(text: str) -> None:
 )
 def test_canonical_url_matches_uv(url: str, expected: str | None) -> None:
     assert canonical_url(url) == expected
+
+
+def test_plain_http_on_port_443_of_a_cdn_host_gets_no_token() -> None:
+    """Port 443 alone is not https: the token would cross the network in clear text."""
+    assert is_pyx(parse_origin("https://files.astralhosted.com:443/x"), Settings(DEFAULTS))
+    assert not is_pyx(parse_origin("http://files.astralhosted.com:443/x"), Settings(DEFAULTS))
+    assert not is_pyx(parse_origin("http://pyx.dev:443/"), Settings(DEFAULTS))
+
+
+def test_a_two_label_api_host_trusts_no_top_level_domain() -> None:
+    """The parent of ``pyx.example`` would be the TLD ``example``: no parent is trusted."""
+    settings = Settings({"PYX_API_URL": "https://pyx.example"})
+    assert is_pyx(parse_origin("https://pyx.example/simple/"), settings)
+    assert not is_pyx(parse_origin("https://example/"), settings)
+
+
+def test_an_ipv4_api_host_trusts_no_parent_domain() -> None:
+    """``10.0.0.1`` has no parent domain; ``0.0.1`` is not a name under it."""
+    settings = Settings({"PYX_API_URL": "https://10.0.0.1"})
+    assert is_pyx(parse_origin("https://10.0.0.1/simple/"), settings)
+    assert not is_pyx(parse_origin("https://0.0.1/"), settings)

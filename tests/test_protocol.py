@@ -371,3 +371,13 @@ def test_client_caches_per_uri_until_expires_or_30_minutes(tmp_path: Path) -> No
     old_bazel.get("https://a.example/", now=1799)
     old_bazel.get("https://a.example/", now=1800)
     assert old_bazel.calls == 2
+
+
+def test_a_request_of_exactly_64_kib_is_read_and_one_byte_more_is_refused() -> None:
+    """The limit is 64 KiB inclusive: a long but legal URI of exactly that size still works."""
+    frame = b'{"uri":"https://api.pyx.dev/"}'
+    padded = frame[:-2] + b"a" * (MAX_REQUEST_BYTES - len(frame)) + frame[-2:]
+    assert len(padded) == MAX_REQUEST_BYTES == 64 * 1024
+    assert parse_request(padded).text.startswith("https://api.pyx.dev/aaa")
+    with pytest.raises(UsageError, match="larger than 64 KiB"):
+        parse_request(padded[:-2] + b'a"}')
