@@ -122,6 +122,18 @@ def annotation_lines(source: str) -> set[tuple[int, int, int, int]]:
     return spans
 
 
+def operator_spans(source: str) -> set[tuple[int, int, int, int]]:
+    """Spans of binary operations: cosmic-ray also "mutates" the ``*`` of a signature's
+    keyword-only marker, which is no operator (``/`` there changes no call site)."""
+    return {
+        (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.BinOp | ast.AugAssign)
+        and node.end_lineno is not None
+        and node.end_col_offset is not None
+    }
+
+
 def inside(pos: tuple[int, int], spans: set[tuple[int, int, int, int]]) -> bool:
     return any((a, b) <= pos <= (c, d) for a, b, c, d in spans)
 
@@ -154,8 +166,12 @@ def copy_tree(target: Path) -> None:
 
 def run_module(module: str, timeout: float, workdir: Path) -> Score:
     """Mutate one module in a private copy and run its tests against each mutant."""
-    from cosmic_ray.work_db import WorkDB, use_db
-    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+    from cosmic_ray.work_db import WorkDB, use_db  # type: ignore[import-untyped]
+    from cosmic_ray.work_item import (  # type: ignore[import-untyped]
+        TestOutcome,
+        WorkerOutcome,
+        WorkResult,
+    )
 
     started = time.monotonic()
     score = Score(module)
@@ -201,14 +217,18 @@ def run_module(module: str, timeout: float, workdir: Path) -> Score:
     )
     source_lines = (tree / path).read_text().splitlines()
     spans = annotation_lines((tree / path).read_text())
+    operations = operator_spans((tree / path).read_text())
     allowed = load_allow_list()
     allowed_jobs: set[str] = set()
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item in list(db.pending_work_items):
             mutation = item.mutations[0]
             line = source_lines[mutation.start_pos[0] - 1].strip()
-            if not kept(mutation.operator_name) or inside(mutation.start_pos, spans):
-                reason = "not in the reduced operator set, or inside an annotation"
+            no_operator = "BinaryOperator" in mutation.operator_name and not inside(
+                mutation.start_pos, operations
+            )
+            if not kept(mutation.operator_name) or inside(mutation.start_pos, spans) or no_operator:
+                reason = "not in the reduced operator set, in an annotation, or no operator"
                 db.set_result(
                     item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=reason)
                 )
