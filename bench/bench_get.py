@@ -8,10 +8,14 @@ Calls are interleaved, one of each per round, so that machine noise hits all ali
 is timed from spawn to exit with the request on stdin, as Bazel runs a helper. Prints median
 and p90 per contender and the ratio of medians to uv.
 
-Contenders: pyx-auth's console script; the same through the committed Bazel stub
-``bazel/pyx-credential-helper`` (what Bazel actually runs); uv; and, with ``--frozen``, a
-frozen pyx-auth binary. Without ``--pyx-auth``, this script builds a throw-away venv and
-``pip install``s this checkout into it, not editable, as a user's install would be.
+Contenders: pyx-auth's console script; the committed Bazel stub ``bazel/pyx-credential-helper``
+(what Bazel actually runs) answering from its snapshot with shell builtins ("fast path"), and
+the same with ``PYX_AUTH_NO_FAST_PATH=1`` handing over to pyx-auth; uv; and, with ``--frozen``,
+a frozen pyx-auth binary, alone and behind the stub both ways. The token is minted once from
+the emulator, then copied into the store of ``https://api.pyx.dev``, for which all answer
+(the fast path serves https pyx hosts only; no call leaves the machine). Without
+``--pyx-auth``, this script builds a throw-away venv and ``pip install``s this checkout into
+it, not editable, as a user's install would be.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import time
 from pathlib import Path
 
 from pyx_auth.emulator import PyxEmulator
+from pyx_auth.settings import Settings
+from pyx_auth.store import api_key_file, store_directory
 
 REPO = Path(__file__).resolve().parents[1]
 STUB = REPO / "bazel" / "pyx-credential-helper"
@@ -76,6 +82,14 @@ def _call(argv: list[str], request: bytes, env: dict[str, str], cwd: str) -> tup
     return elapsed, result.stdout.decode()
 
 
+def _copy_token(source: dict[str, str], target: dict[str, str]) -> None:
+    """Put the API key's cached token into ``target``'s store, where uv would cache it."""
+    name = api_key_file(API_KEY)
+    folder = Path(store_directory(Settings(target)))
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.copy2(Path(store_directory(Settings(source))) / name, folder / name)
+
+
 def _bearer(answer: str) -> str:
     return answer.split('"Authorization":["', 1)[1].split('"', 1)[0]
 
@@ -95,7 +109,7 @@ def main() -> int:
         workspace = tmp / "workspace"
         workspace.mkdir()
         with PyxEmulator(api_keys=(API_KEY,)) as emulator:
-            env = {
+            minting = {
                 "PATH": f"{Path(pyx_auth).parent}{os.pathsep}/usr/bin:/bin",
                 "HOME": str(tmp),
                 "PYX_API_URL": emulator.url,
@@ -103,32 +117,43 @@ def main() -> int:
                 "PYX_CREDENTIALS_DIR": str(tmp / "credentials"),
                 "UV_CACHE_DIR": str(tmp / "uv-cache"),
             }
-            request = f'{{"uri":"{emulator.url}/simple/acme/main/demo/"}}'.encode()
+            mint_request = f'{{"uri":"{emulator.url}/simple/acme/main/demo/"}}'.encode()
+            _call([pyx_auth, "get"], mint_request, minting, str(workspace))
+            # Everyone then answers for pyx's own https API from the token just minted, copied
+            # into that API's store: the stub's fast path serves https pyx hosts only.
+            env = {**minting, "PYX_API_URL": "https://api.pyx.dev"}
+            _copy_token(minting, env)
+            request = b'{"uri":"https://api.pyx.dev/simple/acme/main/demo/"}'
+            no_fast_path = {**env, "PYX_AUTH_NO_FAST_PATH": "1"}
             contenders = {
-                "pyx-auth get": [pyx_auth, "get"],
-                "bazel stub -> pyx-auth": [str(STUB), "get"],
-                "uv auth helper": [
-                    uv,
-                    "--preview-features",
-                    "auth-helper",
-                    "auth",
-                    "helper",
-                    "--protocol=bazel",
-                    "get",
-                ],
-            }
+                "pyx-auth get": ([pyx_auth, "get"], env),
+                "stub fast path": ([str(STUB), "get"], env),
+                "stub -> pyx-auth": ([str(STUB), "get"], no_fast_path),
+                "uv auth helper": (
+                    [uv, "--preview-features", "auth-helper", "auth", "helper",
+                     "--protocol=bazel", "get"],
+                    env,
+                ),
+            }  # fmt: skip
             if args.frozen:
-                contenders["frozen pyx-auth get"] = [os.path.abspath(args.frozen), "get"]
+                frozen = os.path.abspath(args.frozen)
+                contenders["frozen pyx-auth get"] = ([frozen, "get"], env)
+                contenders["stub fast path, frozen"] = (
+                    [str(STUB), "get"], {**env, "PYX_AUTH_BIN": frozen},
+                )  # fmt: skip
+                contenders["stub -> frozen"] = (
+                    [str(STUB), "get"], {**no_fast_path, "PYX_AUTH_BIN": frozen},
+                )  # fmt: skip
             tokens = {
-                name: _bearer(_call(argv, request, env, str(workspace))[1])
-                for name, argv in contenders.items()
+                name: _bearer(_call(argv, request, environ, str(workspace))[1])
+                for name, (argv, environ) in contenders.items()
             }
             if len(set(tokens.values())) != 1:
                 sys.exit(f"bench_get: contenders handed out different tokens: {tokens}")
             samples: dict[str, list[float]] = {name: [] for name in contenders}
             for call in range(args.calls):
-                for name, argv in contenders.items():
-                    samples[name].append(_call(argv, request, env, str(workspace))[0])
+                for name, (argv, environ) in contenders.items():
+                    samples[name].append(_call(argv, request, environ, str(workspace))[0])
                 print(f"\rround {call + 1}/{args.calls}", end="", file=sys.stderr)
             print(file=sys.stderr)
             exchanges = emulator.counts()["access-token"]

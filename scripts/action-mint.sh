@@ -21,6 +21,22 @@ die() {
     exit 2
 }
 
+# Hide a secret in the job log. The runner masks the log line by line, so each line of a
+# multi-line value is masked on its own (and the whole value too); workflow-command data
+# escapes %, CR and LF as %25, %0D and %0A (@actions/core escapeData), or a value could end
+# the command early or be registered wrongly.
+mask() {
+    local value="$1" line escaped
+    if [[ "$value" == *[$'\r\n']* ]]; then
+        escaped="${value//"%"/%25}"
+        escaped="${escaped//$'\r'/%0D}"
+        printf '::add-mask::%s\n' "${escaped//$'\n'/%0A}"
+    fi
+    while IFS= read -r line; do
+        [ -z "$line" ] || printf '::add-mask::%s\n' "${line//"%"/%25}"
+    done <<<"${value//$'\r'/$'\n'}"
+}
+
 [ -n "${GITHUB_ENV:-}" ] || die "GITHUB_ENV is not set: run this as a GitHub Actions step"
 [ -n "${GITHUB_OUTPUT:-}" ] || die "GITHUB_OUTPUT is not set: run this as a GitHub Actions step"
 
@@ -58,7 +74,7 @@ if [ -n "${GITHUB_PATH:-}" ] && [ -n "${GITHUB_ACTION_PATH:-}" ]; then
 fi
 
 if [ -n "${INPUT_API_KEY:-}" ]; then
-    printf '::add-mask::%s\n' "$INPUT_API_KEY"
+    mask "$INPUT_API_KEY"
     export PYX_API_KEY="$INPUT_API_KEY"
 fi
 if [ -n "${INPUT_API_URL:-}" ]; then
@@ -72,7 +88,7 @@ fi
 # pyx-auth prints ::add-mask::<token> itself when GITHUB_ACTIONS=true; mask again regardless.
 token="$("$pyx_auth" "${args[@]}")" || die "no pyx token (the reason is above)"
 [ -n "$token" ] || die "pyx-auth printed an empty token"
-printf '::add-mask::%s\n' "$token"
+mask "$token"
 
 # expires_at from the token itself (offline: PYX_AUTH_TOKEN is used as given), read from
 # `token --format json` with a real JSON parser: python3 (on every GitHub-hosted runner, and what

@@ -10,7 +10,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 step "install pyx-auth into .venv"
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q .
+.venv/bin/python -m pip install -q -e .   # editable, like scripts/test.sh: one .venv serves both
 export PATH="$PWD/.venv/bin:$PATH"
 
 demo_dir=$(mktemp -d)
@@ -43,6 +43,16 @@ pyx-auth status
 step "what \`pyx-auth get\` hands Bazel for the index URL (token shortened)"
 printf '{"uri":"%s/simple/acme/main/"}' "$PYX_API_URL" | pyx-auth get \
     | sed -E 's/Bearer ([A-Za-z0-9_-]{12})[A-Za-z0-9._-]*/Bearer \1.../'
+
+step "the Bazel stub answers the same request from its snapshot, with shell builtins only"
+printf '{"uri":"%s/simple/acme/main/"}' "$PYX_API_URL" | bazel/pyx-credential-helper get \
+    | sed -E 's/Bearer ([A-Za-z0-9_-]{12})[A-Za-z0-9._-]*/Bearer \1.../'
+
+step "pyx-auth setup bazel in a new workspace, then pyx-auth doctor"
+mkdir "$demo_dir/workspace"
+touch "$demo_dir/workspace/MODULE.bazel"
+pyx-auth setup bazel --dir "$demo_dir/workspace"
+(cd "$demo_dir/workspace" && pyx-auth doctor) || true   # a warning or a failing check is shown, not fatal
 
 step "the token opens the emulator's index; no token gets 401"
 python3 - "$PYX_API_URL/simple/acme/main/" "$demo_dir/token" <<'PY'

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
-    for pair in buildah:buildah busybox:busybox-static dockerd:docker.io podman:podman; do
+    # strace: tests/test_stub_fast_path.py counts the processes a Bazel stub cache hit starts.
+    for pair in buildah:buildah busybox:busybox-static dockerd:docker.io podman:podman strace:strace; do
         command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
     done
     # Debian's python3 comes without venv/ensurepip.

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from demo_wheel import PROJECT, VIEW, WORKSPACE, build_wheel
 from pyx_auth.emulator import PyxEmulator
 
 SCRUBBED_PREFIXES = (
@@ -185,3 +186,10 @@ def uv() -> str:
     version = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith("uv 0.12.6"), version.stdout
     return str(path)
+
+
+@pytest.fixture
+def published(emulator: PyxEmulator) -> str:
+    """The index URL of a workspace view holding the demo wheel (``demo_wheel``)."""
+    emulator.add_file(WORKSPACE, VIEW, PROJECT, *build_wheel())
+    return f"{emulator.url}/simple/{WORKSPACE}/{VIEW}/"

@@ -62,6 +62,8 @@ class FileKeyring(KeyringBackend):
 
 
 class HangingKeyring(FileKeyring):
+    priority = 0.5  # type: ignore[assignment]  # below FileKeyring's 1, so a chain asks it first
+
     def get_password(self, service: str, username: str) -> str | None:
         _log(f"get {service} {username} (hangs)")
         time.sleep(3600)

@@ -208,3 +208,30 @@ def test_action_puts_pyx_buildx_on_path(runner: dict[str, str], emulator: PyxEmu
     assert step.result.returncode == 0, step.result.stderr
     assert github_path.read_text().splitlines() == [str(REPO / "docker")]
     assert (REPO / "docker" / "pyx-buildx").exists()
+
+
+def _runner_masks(log: str) -> list[str]:
+    """The secrets a runner registers from the log's ::add-mask:: commands (escapeData undone)."""
+    found = []
+    for line in log.splitlines():
+        if line.startswith("::add-mask::"):
+            data = line.removeprefix("::add-mask::")
+            found.append(data.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%"))
+    return found
+
+
+def test_action_masks_every_line_of_a_multi_line_input(runner: dict[str, str]) -> None:
+    """The runner masks line by line: each line of a pasted multi-line secret must be masked,
+    and %, CR and LF in the command's data escaped, or the mask is wrong or ends early."""
+    secret = "first%0Aline\nsecond line\r\nthird"
+    step = run_step(runner, api_key=secret)
+    assert step.result.returncode == 2  # such a key cannot be a header: pyx-auth refuses it
+    log = step.result.stdout + step.result.stderr
+    masks = _runner_masks(log)
+    assert "first%0Aline" in masks  # a literal %0A stays literal: % was escaped
+    assert {"second line", "third", secret} <= set(masks)
+    for line in log.splitlines():
+        if not line.startswith("::add-mask::"):
+            for mask in sorted(masks, key=len, reverse=True):
+                line = line.replace(mask, "***")
+            assert not any(part in line for part in secret.splitlines()), line

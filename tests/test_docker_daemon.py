@@ -30,9 +30,6 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from test_netrc_install import MODULE as WHEEL_MODULE
-from test_netrc_install import PROJECT as WHEEL_PROJECT
-from test_netrc_install import build_wheel
 
 from conftest import EMULATOR_API_KEY, FROZEN_BIN, REQUIRE_TOOLS, RunPyxAuth
 from container_images import (
@@ -43,6 +40,9 @@ from container_images import (
     ldd_libraries,
     system_libraries,
 )
+from demo_wheel import MODULE as WHEEL_MODULE
+from demo_wheel import PROJECT as WHEEL_PROJECT
+from demo_wheel import build_wheel
 from docker_builds import (
     BUILD_TIMEOUT,
     DOCKER_DIR,

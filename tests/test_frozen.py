@@ -241,7 +241,8 @@ def test_ci_image_runs_the_bundle_without_python(
 ) -> None:
     """The example image: `pyx-auth` on PATH and the Bazel stub via PYX_AUTH_BIN, no Python.
 
-    Mocked: the base image (busybox + the host's glibc instead of debian:bookworm-slim).
+    Mocked: the base image (busybox + the host's glibc instead of debian:bookworm-slim), which
+    has no /bin/bash, so the stub runs under busybox sh, as its comment tells such systems to.
     """
     env = {
         "PYX_API_URL": emulator.url,
@@ -258,8 +259,25 @@ def test_ci_image_runs_the_bundle_without_python(
 
     request = json.dumps({"uri": f"{emulator.url}/simple/acme/main/"})
     answered = _run_in(
-        ci_container, f"echo '{request}' | /workspace/bazel/pyx-credential-helper get", env
+        ci_container, f"echo '{request}' | sh /workspace/bazel/pyx-credential-helper get", env
     )
     assert answered.returncode == 0, answered.stderr
     assert _bearer(answered.stdout) == token
     assert emulator.counts()["access-token"] == 1
+
+
+def test_frozen_bundle_carries_the_public_suffix_list(executable: Path) -> None:
+    """A custom PYX_CDN_DOMAIN is checked against the PSL snapshot inside the bundle."""
+    answers = {}
+    for domain in ("github.io", "cdn.corp.example"):
+        answers[domain] = subprocess.run(
+            [str(executable), "config", "bazelrc"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYX_API_URL": "https://pyx.corp.example", "PYX_CDN_DOMAIN": domain},
+            timeout=60,
+            check=False,
+        )
+    refused, accepted = answers["github.io"], answers["cdn.corp.example"]
+    assert refused.returncode == 2 and "not a public suffix" in refused.stderr, refused.stderr
+    assert accepted.returncode == 0, accepted.stderr

@@ -14,11 +14,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyx_auth.credential_helper import is_pyx
+from pyx_auth.errors import ConfigError
 from pyx_auth.hosts import (
     canonical_url,
+    check_api_url,
+    check_cdn_domain,
     has_userinfo,
+    is_ip_literal,
+    is_pyx,
     normalize_host,
+    parent_domain,
     parse_origin,
     percent_decode,
     split_uri,
@@ -271,3 +276,111 @@ def test_schemes_with_digits_and_signs_after_the_first_letter_are_schemes() -> N
 def test_only_spaces_and_control_characters_around_a_uri_are_ignored() -> None:
     padded = split_uri(" \t https://a.example/x! \n")
     assert padded is not None and padded.host == "a.example" and padded.path == "/x!"
+
+
+# -- settings that would give tokens to hosts nobody controls ------------------------------------
+
+CDN_DOMAIN_ROWS = [
+    ("astralhosted.com", None, "the default"),
+    ("cdn.corp.example", None, "a name under a registrable domain"),
+    ("corp.example", None, "a registrable domain under an unlisted TLD"),
+    ("acme.herokuapp.com", None, "a registrable name under a private suffix"),
+    ("xn--bcher-kva.example", None, "an IDN in its ASCII form"),
+    ("s3.amazonaws.com", "not a public suffix", "a private public suffix: anyone's bucket"),
+    ("github.io", "not a public suffix", "anyone's GitHub Pages"),
+    ("herokuapp.com", "not a public suffix", "anyone's Heroku app"),
+    ("co.uk", "not a public suffix", "an ICANN second-level suffix"),
+    ("com", "not a public suffix", "a TLD"),
+    ("1.2.3.4", "not an IP address", "an IPv4 address"),
+    ("127.1", "not an IP address", "IPv4 shorthand that URL parsers accept"),
+    ("10.0.0.0x1", "not an IP address", "a hex IPv4 part"),
+    (".astralhosted.com", "without a leading dot", "a leading dot"),
+    ("*.astralhosted.com", "wildcard", "a wildcard"),
+    ("files.*.example", "wildcard", "a wildcard inside"),
+]
+
+
+@pytest.mark.parametrize(
+    ("domain", "refusal"),
+    [(domain, refusal) for domain, refusal, _ in CDN_DOMAIN_ROWS],
+    ids=[why for _, _, why in CDN_DOMAIN_ROWS],
+)
+def test_check_cdn_domain(domain: str, refusal: str | None) -> None:
+    if refusal is None:
+        check_cdn_domain(domain, "PYX_CDN_DOMAIN")
+        return
+    with pytest.raises(ConfigError, match=refusal) as caught:
+        check_cdn_domain(domain, "PYX_CDN_DOMAIN")
+    assert str(caught.value).startswith("PYX_CDN_DOMAIN must be ")
+
+
+PARENT_ROWS = [
+    ("api.pyx.dev", "pyx.dev"),
+    ("a.b.corp.example", "b.corp.example"),
+    ("pyx.dev", None),  # the parent of a two-label host would be its TLD
+    ("example", None),
+    ("127.0.0.1", None),
+    ("10.1.2.3", None),
+    ("1.2.3.0x4", None),
+    ("::ffff:1.2.3.4", None),  # not 2.3.4
+    ("2001:db8::1", None),
+]
+
+
+@pytest.mark.parametrize(("host", "parent"), PARENT_ROWS)
+def test_parent_domain_never_of_an_ip_literal(host: str, parent: str | None) -> None:
+    assert parent_domain(host) == parent
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", True),
+        ("127.1", True),
+        ("0x7f.1", True),
+        ("::1", True),
+        ("1.2.3.4.", True),
+        ("api.pyx.dev", False),
+        ("1.2.3.com", False),
+        ("0xcafe.example", False),
+        ("x.0xg", False),
+    ],
+)
+def test_is_ip_literal_as_url_parsers_read_hosts(host: str, expected: bool) -> None:
+    assert is_ip_literal(host) is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("https://api.pyx.dev", False),
+        ("https://api.pyx.dev\\@evil.example/", True),
+        ("https://evil.example\\.api.pyx.dev/", True),
+        ("https://api.pyx.dev/a\\b", True),
+    ],
+)
+def test_check_api_url_refuses_a_backslash(url: str, refused: bool) -> None:
+    if not refused:
+        check_api_url(url, "PYX_API_URL")
+        return
+    with pytest.raises(ConfigError, match=r"^PYX_API_URL contains a backslash"):
+        check_api_url(url, "PYX_API_URL")
+
+
+PARENT_RULE_ROWS = [
+    ({"PYX_API_URL": "https://acme.herokuapp.com"}, "https://herokuapp.com/", False),
+    ({"PYX_API_URL": "https://acme.herokuapp.com"}, "https://acme.herokuapp.com/simple/", True),
+    ({"PYX_API_URL": "https://pyx.acme.co.uk"}, "https://acme.co.uk/", True),
+    ({"PYX_API_URL": "https://acme.co.uk"}, "https://co.uk/", False),
+    ({"PYX_API_URL": "https://[::ffff:1.2.3.4]:8443"}, "https://2.3.4/", False),
+    ({"PYX_API_URL": "https://10.1.2.3"}, "https://1.2.3/", False),
+    ({"PYX_API_URL": "https://a.b.s3.amazonaws.com"}, "https://b.s3.amazonaws.com/", True),
+    ({"PYX_API_URL": "https://bucket.s3.amazonaws.com"}, "https://s3.amazonaws.com/", False),
+]
+
+
+@pytest.mark.parametrize(("env", "uri", "expected"), PARENT_RULE_ROWS)
+def test_api_parent_domain_rule_only_for_a_registrable_parent(
+    env: dict[str, str], uri: str, expected: bool
+) -> None:
+    assert is_pyx(parse_origin(uri), Settings(env)) is expected

@@ -5,69 +5,24 @@ Each installer gets a fresh empty HOME, no PYX_* or UV_* variables and no config
 the emulator (127.0.0.1), which wants the token on every request. Each installer must fail
 without the file, so the file is what authenticates it.
 
-The newest uv comes from ``.venv/uv-latest`` (``scripts/test.sh`` installs it there) or the
-executable named by ``PYX_AUTH_TEST_NEWEST_UV``.
+The wheel, its index (the ``published`` fixture) and the newest uv come from ``demo_wheel``.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
 import os
-import re
 import subprocess
 import sys
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from conftest import EMULATOR_API_KEY, RunPyxAuth
+from demo_wheel import LAST_PYX_UV, MODULE, PROJECT, newest_uv, uv_version
 from pyx_auth.emulator import PyxEmulator
 
-REPO = Path(__file__).resolve().parents[1]
-NEWEST_UV = os.environ.get("PYX_AUTH_TEST_NEWEST_UV") or str(REPO / ".venv/uv-latest/bin/uv")
-"""Read at import, before the autouse fixture scrubs every PYX_ variable."""
-LAST_PYX_UV = (0, 12, 6)
-WORKSPACE, VIEW, PROJECT = "acme", "main", "pyx-netrc-demo"
-MODULE = "pyx_netrc_demo"
 INSTALLERS = ("pip", "uv-0.12.6", "uv-newest")
-
-
-def build_wheel(version: str = "1.0") -> tuple[str, bytes]:
-    """A minimal real wheel (module, METADATA, WHEEL, RECORD with hashes), built in memory."""
-    dist_info = f"{MODULE}-{version}.dist-info"
-    files = {
-        f"{MODULE}/__init__.py": b"ANSWER = 42\n",
-        f"{dist_info}/METADATA": (
-            f"Metadata-Version: 2.1\nName: {PROJECT}\nVersion: {version}\n"
-        ).encode(),
-        f"{dist_info}/WHEEL": (
-            b"Wheel-Version: 1.0\nGenerator: pyx-auth-tests\nRoot-Is-Purelib: true\n"
-            b"Tag: py3-none-any\n"
-        ),
-    }
-    record = [
-        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}"
-        for path, data in files.items()
-    ]
-    files[f"{dist_info}/RECORD"] = ("\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n").encode()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, data in files.items():
-            archive.writestr(path, data)
-    return f"{MODULE}-{version}-py3-none-any.whl", buffer.getvalue()
-
-
-def _version(executable: str) -> tuple[int, ...]:
-    out = subprocess.run(
-        [executable, "--version"], capture_output=True, text=True, timeout=30, check=True
-    ).stdout
-    match = re.search(r"(\d+)\.(\d+)\.(\d+)", out)
-    assert match, out
-    return tuple(int(part) for part in match.groups())
 
 
 @pytest.fixture
@@ -84,23 +39,15 @@ def installer_argv(require_tool: Callable[[str], str]) -> Callable[[str, str, Pa
         if installer == "uv-0.12.6":
             uv = str(Path(sys.executable).with_name("uv"))
             uv = uv if os.access(uv, os.X_OK) else require_tool("uv")
-            assert _version(uv) == LAST_PYX_UV, f"{uv} is not uv 0.12.6"
+            assert uv_version(uv) == LAST_PYX_UV, f"{uv} is not uv 0.12.6"
         else:
-            uv = require_tool(NEWEST_UV)
-            assert _version(uv) > LAST_PYX_UV, f"{uv} is not newer than uv 0.12.6"
+            uv = newest_uv(require_tool)
         return [
             uv, "pip", "install", "--no-config", "--python", sys.executable, "--no-deps",
             "--target", str(target), "--index-url", index_url, PROJECT,
         ]  # fmt: skip
 
     return argv
-
-
-@pytest.fixture
-def published(emulator: PyxEmulator) -> str:
-    """The index URL of a workspace view holding the demo wheel."""
-    emulator.add_file(WORKSPACE, VIEW, PROJECT, *build_wheel())
-    return f"{emulator.url}/simple/{WORKSPACE}/{VIEW}/"
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bazel_client import (
+    BAZEL_TIMEOUT,
     STRICT_EXPIRES,
     BazelClient,
     HelperError,
@@ -291,8 +292,8 @@ def _helper(tmp_path: Path, body: str) -> list[str]:
     return [str(script)]
 
 
-def _client(tmp_path: Path, body: str, **options: float) -> BazelClient:
-    return BazelClient(_helper(tmp_path, body), workspace=tmp_path, env={}, **options)
+def _client(tmp_path: Path, body: str, *, timeout: float = BAZEL_TIMEOUT) -> BazelClient:
+    return BazelClient(_helper(tmp_path, body), workspace=tmp_path, env={}, timeout=timeout)
 
 
 def test_client_sends_gson_request_without_newline_and_closes_stdin(tmp_path: Path) -> None:

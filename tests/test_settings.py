@@ -132,3 +132,29 @@ def test_settings_refuse_unusable_trusted_access_variables(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings({name: value})
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PYX_CDN_DOMAIN": "github.io"}, "PYX_CDN_DOMAIN must be a registrable domain"),
+        ({"PYX_CDN_DOMAIN": "S3.AmazonAWS.com."}, "not a public suffix"),
+        ({"PYX_CDN_DOMAIN": "192.168.0.1"}, "not an IP address"),
+        ({"PYX_CDN_DOMAIN": ".astralhosted.com"}, "without a leading dot or wildcard"),
+        ({"PYX_CDN_DOMAIN": "*.astralhosted.com"}, "without a leading dot or wildcard"),
+        ({"PYX_API_URL": "https://evil.example\\@api.pyx.dev/"}, "contains a backslash"),
+    ],
+)
+def test_settings_refuse_hosts_nobody_controls(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings(env)
+
+
+def test_settings_defaults_need_no_public_suffix_list() -> None:
+    """The default Bazel cache hit stays standard-library only: the PSL is not even loaded."""
+    import sys
+
+    sys.modules.pop("publicsuffixlist", None)
+    Settings({})
+    Settings({"PYX_API_URL": "http://127.0.0.1:8000"})
+    assert "publicsuffixlist" not in sys.modules

@@ -204,3 +204,179 @@ def test_store_lock_that_the_filesystem_refuses_is_a_store_error(
     with refused, store.lock("tokens.lock", timeout=10):
         pass
     assert time.monotonic() - started < 5
+
+
+def _plant(store: Store, name: str, kind: str, tmp_path: Path) -> None:
+    """Put something other than a regular file at ``name`` in the store."""
+    path = store.path(name)
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: a blocking open would hang
+    elif kind == "symlink":
+        (tmp_path / "elsewhere.json").write_text('{"access_token":"a","refresh_token":"r"}')
+        os.symlink(tmp_path / "elsewhere.json", path)
+    elif kind == "dangling":
+        os.symlink(tmp_path / "nowhere", path)
+    elif kind == "device":
+        if os.geteuid() != 0:
+            pytest.skip("creating a device node needs root")
+        os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "dangling", "device"])
+def test_store_read_of_anything_but_a_regular_file_is_a_miss_and_never_blocks(
+    tmp_path: Path, kind: str
+) -> None:
+    store = Store(str(tmp_path / "s"))
+    store.ensure_directory()
+    _plant(store, "tokens.json", kind, tmp_path)
+    started = time.monotonic()
+    assert store.read("tokens.json") is None
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("fifo", "is not a regular file"),
+        ("device", "is not a regular file"),
+        ("dangling", "is a symbolic link"),
+        ("symlink", "is a symbolic link"),
+    ],
+)
+def test_store_lock_refuses_a_lock_file_that_is_not_a_regular_file(
+    tmp_path: Path, kind: str, message: str
+) -> None:
+    store = Store(str(tmp_path / "s"))
+    store.ensure_directory()
+    _plant(store, "tokens.lock", kind, tmp_path)
+    with pytest.raises(StoreError, match=message), store.lock("tokens.lock", timeout=1):
+        pass
+    assert not (tmp_path / "nowhere").exists()  # a dangling link creates nothing at its target
+
+
+def test_store_refuses_a_folder_other_users_can_write(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "s"))
+    store.write("tokens.json", "{}")
+    os.chmod(store.directory, 0o777)
+    with pytest.raises(StoreError, match=r"writable by other users; fix it with `chmod go-w"):
+        store.read("tokens.json")
+    with pytest.raises(StoreError, match="writable by other users"):
+        store.write("tokens.json", "{}")
+    os.chmod(store.directory, 0o755)
+    assert store.read("tokens.json") == "{}"
+
+
+def test_store_refuses_a_folder_another_user_owns(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving a folder to another user needs root")
+    store = Store(str(tmp_path / "s"))
+    store.write("tokens.json", "{}")
+    os.chown(store.directory, 54321, 54321)
+    with pytest.raises(StoreError, match=r"belongs to another user \(uid 54321\); fix it with"):
+        store.read("tokens.json")
+    with pytest.raises(StoreError, match="belongs to another user"), store.lock("tokens.lock", 1):
+        pass
+
+
+def _jwt(exp: int) -> str:
+    """An unsigned JWT with a known ``exp``: the store only reads the claim."""
+    import base64
+    import json
+
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none'})}.{part({'exp': exp})}.sig"
+
+
+def _pair(exp: int, refresh: str) -> str:
+    import json
+
+    return json.dumps({"access_token": _jwt(exp), "refresh_token": refresh})
+
+
+def test_store_lock_recovers_a_newer_login_left_in_a_temporary_file(tmp_path: Path) -> None:
+    """A writer killed between write and rename leaves the only copy of the rotated token."""
+    store = Store(str(tmp_path / "s"))
+    store.write("tokens.json", _pair(1000, "spent"))
+    Path(store.path(".tokens.json.pyx-auth-abc.tmp")).write_text(_pair(2000, "newer") + "\0" * 50)
+    Path(store.path(".pyx-auth-legacy.tmp")).write_text(_pair(1500, "older-version"))
+    Path(store.path(".7d547ab2e8ca1a67.json.pyx-auth-x.tmp")).write_text("other file's copy")
+    with store.lock("tokens.lock", timeout=1):
+        assert store.read("tokens.json") == _pair(2000, "newer")
+    assert sorted(os.listdir(store.directory)) == [
+        ".7d547ab2e8ca1a67.json.pyx-auth-x.tmp",  # another lock's business
+        "tokens.json",
+        "tokens.lock",
+    ]
+    assert stat.S_IMODE(os.stat(store.path("tokens.json")).st_mode) == 0o600
+
+
+def test_store_lock_removes_older_or_torn_temporary_copies(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "s"))
+    store.write("tokens.json", _pair(2000, "current"))
+    Path(store.path(".tokens.json.pyx-auth-old.tmp")).write_text(_pair(1000, "older"))
+    Path(store.path(".tokens.json.pyx-auth-torn.tmp")).write_text(_pair(3000, "torn")[:40])
+    Path(store.path(".tokens.json.pyx-auth-zeros.tmp")).write_bytes(bytes(100))
+    Path(store.path(".pyx-auth-not-a-login.tmp")).write_text("eyJ.raw.jwt")
+    with store.lock("tokens.lock", timeout=1):
+        assert store.read("tokens.json") == _pair(2000, "current")
+    assert sorted(os.listdir(store.directory)) == [
+        ".pyx-auth-not-a-login.tmp",  # an older version's copy of some other file: not ours
+        "tokens.json",
+        "tokens.lock",
+    ]
+
+
+def test_store_lock_recovers_a_login_when_tokens_json_is_gone(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "s"))
+    store.ensure_directory()
+    Path(store.path(".tokens.json.pyx-auth-abc.tmp")).write_text(_pair(2000, "only-copy"))
+    with store.lock("tokens.lock", timeout=1):
+        pass
+    assert store.read("tokens.json") == _pair(2000, "only-copy")
+
+
+def test_store_reserve_holds_the_space_and_write_uses_it(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "s"))
+    with store.reserve("tokens.json"):
+        (temporary,) = [name for name in os.listdir(store.directory) if name.endswith(".tmp")]
+        assert os.stat(store.path(temporary)).st_blocks * 512 >= 64 * 1024
+        store.write("tokens.json", "{}")
+    assert os.listdir(store.directory) == ["tokens.json"]
+    assert Path(store.path("tokens.json")).read_text() == "{}"
+    with store.reserve("tokens.json"):
+        pass  # the refresh failed: nothing written, nothing left
+    assert os.listdir(store.directory) == ["tokens.json"]
+
+
+def test_store_reserve_on_an_unwritable_folder_is_a_store_error(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes to any folder; tests/test_fault_matrix.py runs this as a user")
+    store = Store(str(tmp_path / "s"))
+    store.ensure_directory()
+    os.chmod(store.directory, 0o500)
+    try:
+        with pytest.raises(StoreError, match="cannot write in"), store.reserve("tokens.json"):
+            pass
+    finally:
+        os.chmod(store.directory, 0o700)
+
+
+def test_store_accepts_a_folder_writable_only_by_our_private_group(tmp_path: Path) -> None:
+    """umask 002 (a group per user) makes uv's folders 0775: harmless, so not refused."""
+    import grp
+    import pwd
+
+    members = set(grp.getgrgid(os.getegid()).gr_mem)
+    if not members <= {pwd.getpwuid(os.geteuid()).pw_name}:
+        pytest.skip("our primary group has other members here")
+    store = Store(str(tmp_path / "s"))
+    store.write("tokens.json", "{}")
+    os.chmod(store.directory, 0o770)
+    assert store.read("tokens.json") == "{}"
+    if os.geteuid() != 0:
+        return
+    os.chown(store.directory, os.geteuid(), 54321)  # another group may write: refused
+    with pytest.raises(StoreError, match="writable by other users"):
+        store.read("tokens.json")

@@ -374,3 +374,28 @@ def test_answer_offline_and_online_agree_for_other_hosts(
     offline = _answered(uri, settings, offline=True)
     assert offline == _answered(uri, settings, offline=False)
     assert offline.startswith(expected)
+
+
+def test_authorization_refuses_a_fifo_at_once_instead_of_hanging(tmp_path: Path) -> None:
+    env = _write(tmp_path / "c", "")
+    (tmp_path / "c" / "credentials.toml").unlink()
+    os.mkfifo(tmp_path / "c" / "credentials.toml")  # no writer: a blocking open would hang
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=r"credentials\.toml is not a regular file; remove it"):
+        authorization("https://a.example/", env, 1.0)
+    assert time.monotonic() - started < 2
+
+
+def test_authorization_refuses_a_lock_file_that_is_a_fifo_or_a_dangling_link(
+    tmp_path: Path,
+) -> None:
+    env = _write(tmp_path / "c", "")
+    lock = tmp_path / "c" / "credentials.toml.lock"
+    os.mkfifo(lock)
+    with pytest.raises(StoreError, match="is not a regular file"):
+        authorization("https://a.example/", env, 1.0)
+    lock.unlink()
+    lock.symlink_to(tmp_path / "target")
+    with pytest.raises(StoreError, match="is a symbolic link"):
+        authorization("https://a.example/", env, 1.0)
+    assert not (tmp_path / "target").exists()

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import time
 
+from pyx_auth import snapshot
 from pyx_auth.errors import PyxAuthError, UsageError
-from pyx_auth.hosts import is_pyx_origin
+from pyx_auth.hosts import is_pyx
 from pyx_auth.protocol import EMPTY_ANSWER, bearer_answer, format_answer, is_hostless, parse_request
 from pyx_auth.settings import NO_EXPIRES_MIN_TTL, REFRESH_MARGIN, Settings
 from pyx_auth.sources import resolve_token
@@ -22,15 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from pyx_auth.hosts import Origin
     from pyx_auth.protocol import RequestUri
-
-
-def is_pyx(origin: Origin | None, settings: Settings) -> bool:
-    """Whether a pyx token may be sent to ``origin`` under these settings."""
-    return origin is not None and is_pyx_origin(
-        origin, settings.api, settings.cdn_domain, settings.extra_pyx_hosts
-    )
 
 
 def answer(uri: RequestUri, settings: Settings, *, offline: bool) -> str | None:
@@ -51,9 +44,11 @@ def answer(uri: RequestUri, settings: Settings, *, offline: bool) -> str | None:
     token = resolve_token(settings, margin, deadline, uri=uri, offline=offline)
     if token is None:
         return None
-    return bearer_answer(
+    text = bearer_answer(
         token.value, token.expires_at, with_expires=not settings.no_expires, now=time.time()
     )
+    snapshot.offer(settings, token, margin, text)  # lets the Bazel stub repeat it, shell only
+    return text
 
 
 def uv_credentials_answer(uri: str, settings: Settings, *, offline: bool) -> str:

@@ -9,6 +9,14 @@ whose imports (``re``, ``ipaddress``) would cost the Bazel cache hit about 2 ms.
 
 from __future__ import annotations
 
+from pyx_auth.errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from pyx_auth.settings import Settings
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
 
@@ -195,12 +203,70 @@ def canonical_url(url: str) -> str | None:
     return f"{origin}{path}{query}"
 
 
+def is_ip_literal(host: str) -> bool:
+    """An IPv6 literal, or a host that URL parsers read as IPv4 (its last label a number).
+
+    WHATWG's rule: ``127.0.0.1``, ``127.1`` and ``1.2.3.0x4`` are all addresses.
+    """
+    last = host.rstrip(".").rpartition(".")[2]
+    if ":" in host or last.isdigit():
+        return True
+    return last[:2] in ("0x", "0X") and HEX_DIGITS.issuperset(last[2:])
+
+
+def is_public_suffix(domain: str) -> bool:
+    """Whether anyone can register names directly under ``domain``: ``co.uk``, ``github.io``.
+
+    From the Public Suffix List snapshot that ships with ``publicsuffixlist`` (never fetched
+    at run time); loading it takes tens of ms, so only non-default settings ask.
+    """
+    global _PSL  # noqa: PLW0603 - parsed once per process, and only when needed
+    if _PSL is None:
+        from publicsuffixlist import PublicSuffixList
+
+        _PSL = PublicSuffixList()
+    return bool(_PSL.is_public(domain))
+
+
+_PSL: Any = None
+
+
 def parent_domain(host: str) -> str | None:
-    """``pyx.dev`` for ``api.pyx.dev``; None for IP addresses and hosts with fewer labels."""
+    """``pyx.dev`` for ``api.pyx.dev``; None for IP literals and hosts with fewer labels.
+
+    Only a candidate: the rule applies only if it is no public suffix (``is_pyx_origin``).
+    """
     labels = host.split(".")
-    if len(labels) < 3 or host.replace(".", "").isdigit():
+    if len(labels) < 3 or is_ip_literal(host):
         return None
     return ".".join(labels[1:])
+
+
+def check_api_url(url: str, name: str) -> None:
+    """Refuse an API URL on which pyx-auth and uv could disagree about the host."""
+    if "\\" in url:
+        raise ConfigError(
+            f"{name} contains a backslash, which URL parsers read differently (the API key"
+            " could go to another host); write the URL with forward slashes"
+        )
+
+
+def check_cdn_domain(domain: str, name: str) -> None:
+    """Refuse a CDN domain whose hosts nobody in particular controls.
+
+    Every ``https`` host under it gets the token, so it must be a registrable domain: not a
+    public suffix (``s3.amazonaws.com``, ``github.io``, ``co.uk``), not an IP address, and
+    written plainly, without a leading dot or a wildcard. ``domain`` is normalised.
+    """
+    if domain.startswith((".", "*")) or "*" in domain:
+        problem = "a domain without a leading dot or wildcard"
+    elif is_ip_literal(domain):
+        problem = "a domain name, not an IP address"
+    elif is_public_suffix(domain):
+        problem = "a registrable domain, not a public suffix under which anyone can get a host"
+    else:
+        return
+    raise ConfigError(f"{name} must be {problem}, such as astralhosted.com (got {domain!r})")
 
 
 def is_under(host: str, domain: str) -> bool:
@@ -228,7 +294,15 @@ def is_pyx_origin(
         return False
     host = origin.host
     return (
-        host == parent_domain(api.host)
+        (host == parent_domain(api.host) and not is_public_suffix(host))
         or is_under(host, cdn_domain)
         or host in extra_hosts
+    )
+
+
+def is_pyx(origin: Origin | None, settings: Settings) -> bool:
+    """Whether a pyx token may be sent to ``origin`` under these settings: the one rule that
+    ``get``, the keyring backend and the snapshot share."""
+    return origin is not None and is_pyx_origin(
+        origin, settings.api, settings.cdn_domain, settings.extra_pyx_hosts
     )

@@ -79,12 +79,24 @@ def _call(settings: Settings, timeout: float, action: Callable[[KeyringBackend],
 
 
 def _backend() -> KeyringBackend:
-    """The configured backend; the null and fail backends count as no keyring."""
+    """The system backend; the null and fail backends count as no keyring.
+
+    Never pyx-auth's own backend (``keyring_backend``), which keyring picks or chains first
+    once pyx-auth is installed: in its place the best other backend, as keyring's chainer
+    ranks them, so the key is neither stored in nor looked up through pyx-auth itself.
+    """
     import keyring
-    from keyring.backends import fail, null
+    from keyring.backends import chainer, fail, null
     from keyring.errors import NoKeyringError
 
+    from pyx_auth.keyring_backend import PyxKeyring
+
     backend = keyring.get_keyring()
+    if isinstance(backend, PyxKeyring | chainer.ChainerBackend):
+        others = [b for b in chainer.ChainerBackend.backends if not isinstance(b, PyxKeyring)]
+        if not others:
+            raise NoKeyringError(NO_KEYRING)
+        backend = others[0]
     if isinstance(backend, fail.Keyring | null.Keyring):
         raise NoKeyringError(NO_KEYRING)
     return backend

@@ -9,7 +9,14 @@ from __future__ import annotations
 import sys
 
 from pyx_auth.errors import ConfigError
-from pyx_auth.hosts import Origin, canonical_url, normalize_host, parse_origin
+from pyx_auth.hosts import (
+    Origin,
+    canonical_url,
+    check_api_url,
+    check_cdn_domain,
+    normalize_host,
+    parse_origin,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -159,6 +166,7 @@ def _api(environ: Mapping[str, str]) -> tuple[str, Origin]:
     api = parse_origin(raw_url)
     if api_url is None or api is None or not raw_url.isprintable() or " " in raw_url:
         raise ConfigError(f"{PYX_API_URL} must be an http(s) URL such as {DEFAULT_API_URL}")
+    check_api_url(raw_url, PYX_API_URL)
     return api_url, api
 
 
@@ -167,6 +175,8 @@ def _cdn(environ: Mapping[str, str]) -> str:
     cdn = normalize_host((raw or DEFAULT_CDN_DOMAIN).strip())
     if not cdn or "/" in cdn or ":" in cdn or "." not in cdn:
         raise ConfigError(f"{PYX_CDN_DOMAIN} must be a domain name such as {DEFAULT_CDN_DOMAIN}")
+    if raw is not None:  # the check loads the Public Suffix List: not for the default
+        check_cdn_domain(cdn, PYX_CDN_DOMAIN)
     return cdn
 
 

@@ -16,7 +16,9 @@ and locking import what they need when called.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 
 from pyx_auth import fastjson
 from pyx_auth.errors import ConfigError, StoreError
@@ -25,7 +27,7 @@ from pyx_auth.settings import PYX_CREDENTIALS_DIR, UV_CREDENTIALS_DIR, XDG_DATA_
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
     from contextlib import AbstractContextManager
 
     from pyx_auth.settings import Settings
@@ -91,41 +93,153 @@ def lock_file_for(name: str) -> str:
     return os.path.splitext(name)[0] + ".lock"
 
 
-def atomic_write(path: str, data: bytes, *, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data``: temporary file in the same folder, fsync, ``os.replace``.
+def open_regular(path: str, flags: int, mode: int = 0o600) -> int | None:
+    """A descriptor for ``path`` if it is a regular file (not followed if a link), else None.
 
-    Readers see the old content or the new, never a torn file. Raises ``StoreError``.
+    ``O_NONBLOCK`` keeps a FIFO from hanging the open; the ``fstat`` then refuses it. Missing
+    files and every other ``OSError`` are None too: callers treat them as a cache miss.
     """
-    import contextlib
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError:
+        return None
+    try:
+        is_regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        is_regular = False
+    if not is_regular:
+        os.close(fd)
+        return None
+    return fd
+
+
+def check_private_folder(folder: str) -> None:
+    """Raise ``StoreError`` unless ``folder`` is ours (or root's) and not group/world-writable.
+
+    Anyone who can write to the folder can plant a token file that pyx-auth would use, or
+    swap one that it writes. A missing folder is fine: it is created 0700.
+    """
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return
+    uid = os.geteuid()
+    if info.st_uid not in (uid, 0):
+        raise StoreError(
+            f"the token store {folder} belongs to another user (uid {info.st_uid}); fix it"
+            f" with `chown -R {uid} {folder}` or remove it"
+        )
+    writable_by_group = info.st_mode & stat.S_IWGRP and not _is_private_group(info.st_gid)
+    if writable_by_group or info.st_mode & stat.S_IWOTH:
+        raise StoreError(
+            f"the token store {folder} is writable by other users; fix it with"
+            f" `chmod go-w {folder}`"
+        )
+
+
+def _is_private_group(gid: int) -> bool:
+    """Our own primary group with nobody else in it: umask 002 systems (a group per user,
+    as Debian and Fedora set users up) make folders group-writable, harmlessly, as
+    Debian's OpenSSH also accepts."""
+    import grp
+    import pwd
+
+    try:
+        members = set(grp.getgrgid(gid).gr_mem)
+        name = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return False
+    return gid == os.getegid() and members <= {name}
+
+
+TEMP_MARK = ".pyx-auth-"
+TEMP_SUFFIX = ".tmp"
+RESERVED_SIZE = MAX_FILE_SIZE
+"""Space reserved before a refresh token is spent: the largest store file pyx-auth reads."""
+
+
+def temporary_prefix(name: str) -> str:
+    """``.tokens.json.pyx-auth-``: temporary copies say which file they are for."""
+    return f".{name}{TEMP_MARK}"
+
+
+def _make_temporary(path: str) -> tuple[int, str]:
     import tempfile
 
-    folder = os.path.dirname(os.path.abspath(path))
+    folder, name = os.path.split(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".pyx-auth-", suffix=".tmp")
+        return tempfile.mkstemp(dir=folder, prefix=temporary_prefix(name), suffix=TEMP_SUFFIX)
     except OSError as exc:
         raise StoreError(f"cannot write in {folder}: {exc.strerror}") from exc
+
+
+def _fill_and_replace(fd: int, tmp: str, path: str, data: bytes, mode: int) -> None:
+    """Write ``data`` into the open temporary file, cut it to size, fsync, rename over ``path``.
+
+    Written before it is cut, so a reserved file never needs new blocks, and a crash in
+    between leaves the data followed by NUL bytes, which ``recover_temporaries`` strips.
+    """
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
+            os.ftruncate(handle.fileno(), len(data))
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException as exc:  # also Ctrl-C: never leave a copy of a token behind
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _remove(tmp)
         if isinstance(exc, OSError):
             raise StoreError(f"cannot write {path}: {exc.strerror}") from exc
         raise
 
 
+def atomic_write(path: str, data: bytes, *, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data``: temporary file in the same folder, fsync, ``os.replace``.
+
+    Readers see the old content or the new, never a torn file. Raises ``StoreError``.
+    """
+    fd, tmp = _make_temporary(path)
+    _fill_and_replace(fd, tmp, path, data, mode)
+
+
+def _reserve_space(fd: int, size: int) -> None:
+    """Allocate ``size`` bytes for ``fd`` now, so that writing them later cannot hit ENOSPC."""
+    if hasattr(os, "posix_fallocate"):
+        try:
+            os.posix_fallocate(fd, 0, size)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise
+    os.pwrite(fd, bytes(size), 0)  # file systems without fallocate: write zeros
+    os.fsync(fd)
+
+
+def _token_pair_expiry(text: str | None) -> int | None:
+    """The access token's ``exp`` of a ``tokens.json`` text; None unless it is a usable pair."""
+    from pyx_auth.claims import expiry
+
+    try:
+        data = fastjson.loads((text or "").rstrip("\0"))
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    access, refresh = data.get("access_token"), data.get("refresh_token")
+    if not isinstance(access, str) or not isinstance(refresh, str) or not refresh:
+        return None
+    return expiry(access) or 0
+
+
 class Store:
     """One API's store folder."""
 
-    __slots__ = ("directory",)
+    __slots__ = ("_reserved", "directory")
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
+        self._reserved: dict[str, tuple[int, str]] = {}
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Store:
@@ -135,10 +249,15 @@ class Store:
         return os.path.join(self.directory, name)
 
     def read(self, name: str) -> str | None:
-        """The file's text, or None if it is missing, unreadable, too big or not UTF-8."""
-        try:
-            fd = os.open(self.path(name), os.O_RDONLY)
-        except OSError:
+        """The file's text, or None if it is missing, unreadable, too big or not UTF-8.
+
+        A symbolic link, FIFO or device is a miss too, and never blocks: Bazel would kill a
+        helper that hangs on a planted FIFO. Raises ``StoreError`` for a folder another user
+        could have written the file into.
+        """
+        self.check_directory()
+        fd = open_regular(self.path(name), os.O_RDONLY)
+        if fd is None:
             return None
         try:
             data = os.read(fd, MAX_FILE_SIZE + 1)
@@ -152,6 +271,10 @@ class Store:
             return data.decode()
         except UnicodeDecodeError:
             return None
+
+    def check_directory(self) -> None:
+        """Refuse a store folder that another user could write to (as ssh does for ~/.ssh)."""
+        check_private_folder(self.directory)
 
     def read_object(self, name: str) -> dict[str, object] | None:
         """The file as a JSON object, or None if it is missing, unreadable or anything else."""
@@ -186,15 +309,111 @@ class Store:
                 raise StoreError(
                     f"cannot create the token store {self.directory}: {exc.strerror}"
                 ) from exc
+        self.check_directory()
 
     def write(self, name: str, text: str) -> None:
-        """Atomically replace a store file with ``text`` (mode 0600)."""
+        """Atomically replace a store file with ``text`` (mode 0600), in its reserved space."""
         self.ensure_directory()
-        atomic_write(self.path(name), text.encode())
+        reserved = self._reserved.pop(name, None)
+        if reserved is None:
+            atomic_write(self.path(name), text.encode())
+        else:
+            _fill_and_replace(*reserved, self.path(name), text.encode(), 0o600)
 
-    def lock(self, name: str, timeout: float) -> AbstractContextManager[None]:
-        """Hold an exclusive ``flock`` on the lock file ``name``, waiting at most ``timeout``."""
+    def reserve(self, name: str) -> AbstractContextManager[None]:
+        """Make sure ``write(name, ...)`` inside this block cannot fail for want of space.
+
+        Called before a single-use refresh token is sent: the temporary file, already
+        ``RESERVED_SIZE`` bytes on disk, proves the folder writable and holds the space, so a
+        full disk stops the refresh before it spends anything. Raises ``StoreError``.
+        """
+        import contextlib  # not on the Bazel cache hit
+
+        self.ensure_directory()
+        path = self.path(name)
+        fd, tmp = _make_temporary(path)
+        try:
+            _reserve_space(fd, RESERVED_SIZE)
+        except OSError as exc:
+            os.close(fd)
+            _remove(tmp)
+            raise StoreError(
+                f"cannot reserve space for {path} ({exc.strerror}), so the refresh token was"
+                f" not sent and the login is unchanged; free space in {self.directory}"
+            ) from exc
+        self._reserved[name] = (fd, tmp)
+        return contextlib.contextmanager(self._release_unused)(name)
+
+    def _release_unused(self, name: str) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            left = self._reserved.pop(name, None)
+            if left is not None:  # nothing was written: give the space back
+                os.close(left[0])
+                _remove(left[1])
+
+    def lock(
+        self, name: str, timeout: float, holder_patience: float = 0.0
+    ) -> AbstractContextManager[None]:
+        """Hold an exclusive ``flock`` on the lock file ``name``, waiting at most ``timeout``
+        (or up to ``holder_patience`` while the holder runs: ``locking.exclusive_lock``).
+
+        Once held, temporary copies of the locked file left by a crashed writer are dealt with.
+        """
+        import contextlib  # not on the Bazel cache hit
+
+        self.ensure_directory()
+        return contextlib.contextmanager(self._hold_lock)(name, timeout, holder_patience)
+
+    def _hold_lock(self, name: str, timeout: float, holder_patience: float) -> Iterator[None]:
         from pyx_auth.locking import exclusive_lock
 
-        self.ensure_directory()
-        return exclusive_lock(self.path(name), timeout)
+        with exclusive_lock(self.path(name), timeout, holder_patience):
+            self.recover_temporaries(os.path.splitext(name)[0] + ".json")
+            yield
+
+    def recover_temporaries(self, name: str) -> None:
+        """Under ``name``'s lock: keep a crashed write's newer login, remove stray copies.
+
+        A writer killed between writing its temporary file and renaming it may leave the only
+        copy of a rotated refresh token there. For ``tokens.json`` the newest complete pair
+        (by its access token's ``exp``) replaces the file if it is newer; every other
+        temporary copy of ``name`` is removed. Older pyx-auth versions named temporary files
+        ``.pyx-auth-*.tmp``; those are considered too when they hold a login.
+        """
+        try:
+            entries = os.listdir(self.directory)
+        except OSError:
+            return
+        prefix = temporary_prefix(name)
+        logins = name == TOKENS_FILE
+        mine = [e for e in entries if e.startswith(prefix) and e.endswith(TEMP_SUFFIX)]
+        if logins:  # an older version's copies, but only those that hold a login
+            mine += [
+                entry
+                for entry in entries
+                if entry.startswith(TEMP_MARK)
+                and entry.endswith(TEMP_SUFFIX)
+                and _token_pair_expiry(self.read(entry)) is not None
+            ]
+        best = None
+        newest = _token_pair_expiry(self.read(TOKENS_FILE)) if logins else None
+        for entry in mine if logins else ():
+            found = _token_pair_expiry(self.read(entry))
+            if found is not None and (newest is None or found > newest):
+                best, newest = entry, found
+        if best is not None:
+            text = self.read(best)
+            if text is not None:
+                self.write(name, text.rstrip("\0"))
+        for entry in mine:
+            _remove(self.path(entry))
+
+
+def _remove(path: str) -> None:
+    """Delete a file if it is there; a file already gone is what we wanted."""
+    import contextlib
+
+    with contextlib.suppress(OSError):
+        os.unlink(path)

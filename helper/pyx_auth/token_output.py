@@ -16,8 +16,10 @@ Formats (``--format``):
 from __future__ import annotations
 
 import json
+import os
+import stat
 
-from pyx_auth.errors import ConfigError
+from pyx_auth.errors import ConfigError, UsageError
 from pyx_auth.settings import (
     CDN_HOST_PREFIXES,
     GITHUB_ACTIONS,
@@ -25,6 +27,7 @@ from pyx_auth.settings import (
     PYX_AUTH_TOKEN,
     PYX_CDN_DOMAIN,
 )
+from pyx_auth.store import atomic_write
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -99,3 +102,61 @@ def mask_in_ci_log(secret: str, environ: Mapping[str, str], stream: TextIO) -> N
         return
     stream.write(f"::add-mask::{_escape_command_data(secret)}\n")
     stream.flush()
+
+
+def write_output(path: str, data: bytes) -> None:
+    """Write ``--output``: never replace what is not a regular file, nor follow a planted link.
+
+    A regular file (or a new one) is replaced atomically, 0600. A device or FIFO
+    (``/dev/stdout``, ``/dev/null``, a pipe) is written to directly: replacing it would put a
+    token file where the device was. A symbolic link stays a link: its target is written by
+    these rules, unless the link is one the kernel would not follow either (see
+    ``_followable``). Only a temporary file next to the written file is created, and removed.
+    """
+    try:
+        info: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        info = None  # missing, or a dangling link: its target is created
+    except OSError as exc:
+        raise UsageError(f"cannot write the token to {path}: {exc.strerror}") from None
+    if os.path.islink(path) and not _followable(path):
+        raise UsageError(
+            f"--output {path} is a symbolic link owned by another user in a shared folder;"
+            " pyx-auth does not follow it"
+        )
+    if info is None or stat.S_ISREG(info.st_mode):
+        atomic_write(os.path.realpath(path), data)
+    elif stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"--output {path} is a folder; name a file in it")
+    else:
+        _write_in_place(path, data)
+
+
+def _followable(link: str) -> bool:
+    """Whether the kernel's ``fs.protected_symlinks`` rule lets us follow ``link``.
+
+    In a sticky, world-writable folder (``/tmp``) a link is followed only if it is ours or
+    the folder owner's: otherwise anyone could point ``/tmp/token`` at a file we can write.
+    """
+    folder = os.stat(os.path.dirname(os.path.abspath(link)))
+    shared = folder.st_mode & stat.S_ISVTX and folder.st_mode & stat.S_IWOTH
+    owner = os.lstat(link).st_uid
+    return not shared or owner in (os.geteuid(), folder.st_uid)
+
+
+def _write_in_place(path: str, data: bytes) -> None:
+    """Write to a device or FIFO as ``>`` does: no create, no truncate, no rename."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise UsageError(f"cannot write the token to {path}: {exc.strerror}") from None
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):  # replaced by a file meanwhile: not ours to edit
+            raise UsageError(f"--output {path} changed while pyx-auth wrote it; try again")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        raise UsageError(f"cannot write the token to {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import binascii
 import os
+import stat
 
 from pyx_auth.errors import ConfigError, StoreError, UsageError
 from pyx_auth.hosts import ascii_host, percent_decode, split_uri
@@ -245,12 +246,18 @@ def _read(path: str, lock_timeout: float) -> str | None:
 
     with exclusive_lock(path + ".lock", lock_timeout):
         try:
-            with open(path, "rb") as handle:
-                data = handle.read()
+            # O_NONBLOCK: a FIFO planted here must not hang Bazel's helper; fstat refuses it.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise StoreError(f"cannot read uv's credentials file {path}: {exc.strerror}") from exc
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise StoreError(
+                    f"uv's credentials file {path} is not a regular file; remove it"
+                )
+            data = handle.read()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -98,6 +98,108 @@ def test_token_output_into_missing_folder_is_a_one_line_error(
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
+def _device(path: Path, minor: int) -> Path:
+    """A private character device: 3 is like /dev/null, 7 like /dev/full (needs root)."""
+    if os.geteuid() != 0:
+        pytest.skip("creating a device node needs root")
+    os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+    return path
+
+
+def test_token_output_to_a_device_writes_to_it_and_leaves_it_a_device(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Root's ``--output /dev/null`` once replaced the device with a 0600 token file."""
+    (tmp_path / "dev").mkdir()
+    null = _device(tmp_path / "dev" / "null", 3)
+    result = run_pyx_auth("token", "--output", str(null))
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISCHR(null.lstat().st_mode) and null.stat().st_rdev == os.makedev(1, 3)
+    assert [p.name for p in null.parent.iterdir()] == ["null"]  # nothing else made
+
+
+def test_token_output_to_a_full_device_is_a_one_line_error_and_keeps_it(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
+) -> None:
+    full = _device(tmp_path / "full", 7)
+    result = run_pyx_auth("token", "--output", str(full))
+    assert result.returncode == 2
+    assert result.stderr == f"pyx-auth: cannot write the token to {full}: No space left on device\n"
+    assert stat.S_ISCHR(full.lstat().st_mode)
+
+
+def test_token_output_to_dev_stdout_reaches_stdout(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
+) -> None:
+    result = run_pyx_auth("token", "--output", "/dev/stdout")
+    assert result.returncode == 0, result.stderr
+    assert emulator.verify(result.stdout) is not None  # raw: no newline
+    assert os.path.islink("/dev/stdout")
+
+
+def test_token_output_to_a_fifo_writes_into_the_pipe(
+    emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
+) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with subprocess.Popen(
+        [*pyx_auth_argv(), "token", "--output", str(fifo)], stderr=subprocess.PIPE, text=True
+    ) as writer:
+        with fifo.open() as reader:  # the writer's open waits for this reader, as with `>`
+            token = reader.read()
+        _, errors = writer.communicate(timeout=30)
+    assert writer.returncode == 0, errors
+    assert emulator.verify(token) is not None
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+def test_token_output_through_a_symlink_keeps_the_link_and_replaces_its_target(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
+) -> None:
+    real = tmp_path / "secrets" / "pyx-token"
+    real.parent.mkdir()
+    real.write_text("old")
+    (tmp_path / "secrets" / "neighbour").write_text("untouched")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    old_inode = real.stat().st_ino
+    result = run_pyx_auth("token", "--output", str(link))
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.stat().st_ino != old_inode and stat.S_IMODE(real.stat().st_mode) == 0o600
+    assert emulator.verify(real.read_text()) is not None
+    assert sorted(p.name for p in real.parent.iterdir()) == ["neighbour", "pyx-token"]
+    assert (tmp_path / "secrets" / "neighbour").read_text() == "untouched"
+
+
+def test_token_output_refuses_another_users_link_in_a_shared_folder(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``/tmp/token`` planted by someone else, pointing at a file we may write: not followed."""
+    if os.geteuid() != 0:
+        pytest.skip("giving a link to another user needs root")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    link = shared / "token"
+    link.symlink_to(victim)
+    os.lchown(link, 54321, 54321)
+    result = run_pyx_auth("token", "--output", str(link))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"pyx-auth: --output {link} is a symbolic link owned by")
+    assert victim.read_text() == "precious" and link.is_symlink()
+
+
+def test_token_output_to_a_folder_is_a_one_line_error(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
+) -> None:
+    result = run_pyx_auth("token", "--output", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == f"pyx-auth: --output {tmp_path} is a folder; name a file in it\n"
+
+
 # -- --format -----------------------------------------------------------------------------------
 
 

@@ -215,6 +215,85 @@ def artifactory(settings: Settings, args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+KEYRING_TOOL_NOTE = """\
+# pyx-auth's keyring backend answers with user __token__ and a fresh pyx token, minted and
+# cached like `pyx-auth token` (PYX_API_KEY, Trusted Access in CI, `pyx-auth login`). Check
+# that keyring sees it: `keyring --list-backends` lists pyx_auth.keyring_backend.PyxKeyring.
+"""
+SEPARATE_KEYRING_NOTE = """\
+# {tool} runs the `keyring` command it finds on PATH{skip}. Install one that has
+# pyx-auth: `uv tool install keyring --with pyx-auth` (or `pipx install keyring` and
+# `pipx inject keyring pyx-auth`). The user name must be in the index URL, as below.
+"""
+
+
+def _with_user(url: str) -> str:
+    """``https://__token__@host/...``: pip's and uv's keyring commands need the user name."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}__token__@{rest}"
+
+
+def pip(settings: Settings, args: argparse.Namespace) -> str:
+    """pip's settings for a pyx index, with tokens from pyx-auth's keyring backend.
+
+    ``import`` loads keyring (and so pyx-auth) inside pip; ``subprocess`` runs a ``keyring``
+    command, which pip looks for on PATH outside its own environment, and needs the user
+    name in the URL.
+    """
+    workspace, view = args.index
+    _, index_url, files_url = _index_urls(settings, workspace, view)
+    index_url += "/"
+    if args.provider == "import":
+        setup = "# pyx-auth must be installed in pip's own environment: `pip install pyx-auth`.\n"
+    else:
+        index_url = _with_user(index_url)
+        skip = " but skips the scripts folder of its own environment"
+        setup = SEPARATE_KEYRING_NOTE.format(tool="pip", skip=skip)
+    return (
+        f"# pip: install from the pyx index {workspace}/{view} (keyring-provider {args.provider})\n"
+        + _origin_comment(settings, "pip")
+        + KEYRING_TOOL_NOTE
+        + setup
+        + f"# Files come from {files_url}; the backend answers for that host too.\n"
+        "# pip.conf (`pip config debug` shows where pip looks for it):\n"
+        "[global]\n"
+        f"index-url = {index_url}\n"
+        f"keyring-provider = {args.provider}\n"
+        "# or the same as environment variables:\n"
+        f"# PIP_INDEX_URL={index_url}\n"
+        f"# PIP_KEYRING_PROVIDER={args.provider}\n"
+    )
+
+
+def uv(settings: Settings, args: argparse.Namespace) -> str:
+    """uv's settings for a pyx index, for any uv version, through ``keyring`` as a command.
+
+    uv (0.12.7 and later have no pyx support of their own) asks keyring only through its
+    ``subprocess`` provider, which needs the user name in the index URL.
+    """
+    workspace, view = args.index
+    _, index_url, files_url = _index_urls(settings, workspace, view)
+    index_url = _with_user(index_url + "/")
+    return (
+        f"# uv: install from the pyx index {workspace}/{view} through pyx-auth's keyring backend\n"
+        + _origin_comment(settings, "uv")
+        + KEYRING_TOOL_NOTE
+        + SEPARATE_KEYRING_NOTE.format(tool="uv", skip="")
+        + f"# Files come from {files_url}; the backend answers for that host too.\n"
+        "# pyproject.toml (in uv.toml, drop the `tool.uv` prefix: [[index]], no [tool.uv]):\n"
+        "[tool.uv]\n"
+        'keyring-provider = "subprocess"\n'
+        "\n"
+        "[[tool.uv.index]]\n"
+        'name = "pyx"\n'
+        f'url = "{index_url}"\n'
+        "default = true\n"
+        "# or the same as environment variables (UV_DEFAULT_INDEX in newer uv):\n"
+        f"# UV_INDEX_URL={index_url}\n"
+        "# UV_KEYRING_PROVIDER=subprocess\n"
+    )
+
+
 def _add(
     tools: argparse._SubParsersAction[argparse.ArgumentParser],
     name: str,
@@ -257,6 +336,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     registry_tools = (
         _add(tools, "dependabot", dependabot, "the .github/dependabot.yml registries for pyx"),
         _add(tools, "artifactory", artifactory, "Artifactory remote-repository settings for pyx"),
+        _add(tools, "pip", pip, "pip.conf / PIP_* settings for a pyx index via keyring"),
+        _add(tools, "uv", uv, "uv settings for a pyx index via keyring (any uv version)"),
     )
     for tool in registry_tools:
         tool.add_argument(
@@ -272,4 +353,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="PYX_API_KEY",
         metavar="NAME",
         help="the Dependabot secret holding the pyx API key (default PYX_API_KEY)",
+    )
+    registry_tools[2].add_argument(
+        "--provider",
+        choices=("import", "subprocess"),
+        default="import",
+        help="pip's keyring provider: import (pyx-auth in pip's environment, the default) or"
+        " subprocess (a `keyring` command from another environment on PATH)",
     )

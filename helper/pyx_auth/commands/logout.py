@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from pyx_auth import keyring_store
+    from pyx_auth import keyring_store, snapshot
     from pyx_auth.sources.keyring_key import MARKER_FILE
 
     settings = load_settings(os.environ)
@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         elif keyring_problem is None:
             say(f"The system keyring held no API key for service {service!r}")
     removed_store = _remove_store(store)
+    snapshot.forget(settings.environ)  # the Bazel stub's copy of an answer, if any
     if keyring_problem is not None:
         raise KeyringError(
             f"{keyring_problem} (the API key may still be in keyring service"

@@ -11,8 +11,7 @@ from pyx_auth.commands import load_settings, workspace_argument
 from pyx_auth.durations import parse_duration
 from pyx_auth.settings import REFRESH_MARGIN
 from pyx_auth.sources import resolve_token
-from pyx_auth.store import atomic_write
-from pyx_auth.token_output import FORMATS, mask_in_ci_log, render
+from pyx_auth.token_output import FORMATS, mask_in_ci_log, render, write_output
 
 DESCRIPTION = """\
 Print a pyx access token valid for at least --min-ttl (default 5 minutes), refreshing it
@@ -63,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--output",
         metavar="PATH",
-        help="write to PATH (mode 0600, atomically replaced) instead of stdout; raw output"
+        help="write to PATH instead of stdout (a file is replaced atomically, mode 0600; a"
+        " device or FIFO is written to; a link's target is written); raw output"
         " has no trailing newline; delete the file when the build is done",
     )
     parser.set_defaults(run=run)
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     text = render(token, args.format, settings)
     mask_in_ci_log(token.value, settings.environ, sys.stderr)
     if args.output:
-        atomic_write(args.output, text.encode() if args.format == "raw" else (text + "\n").encode())
+        write_output(args.output, text.encode() if args.format == "raw" else (text + "\n").encode())
     else:
         sys.stdout.write(text + "\n")
     return 0

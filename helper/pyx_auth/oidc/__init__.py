@@ -78,7 +78,7 @@ __all__ = [
 ]
 
 CI_MARKERS = (PYX_OIDC_TOKEN, PYX_OIDC_TOKEN_FILE, GITHUB_ACTIONS, BUILDKITE, GITLAB_CI)
-"""Every provider's ``present`` needs one of these set (``tests/test_oidc_providers.py``)."""
+"""Every provider's ``present`` needs one of these set (``tests/oidc/test_oidc_providers.py``)."""
 SHOWN_CLAIMS = (
     "iss",
     "sub",

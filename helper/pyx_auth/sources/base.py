@@ -168,7 +168,7 @@ class StoredToken(ABC):
         timeout = min(settings.lock_timeout, max(deadline - time.monotonic() - floor, 0.0))
         lock = lock_file_for(self.file_name)
         started = time.monotonic()
-        with self.store.lock(lock, timeout):
+        with self.store.lock(lock, timeout, holder_patience=settings.lock_timeout):
             settings.trace(
                 f"took the lock {self.store.path(lock)} after {time.monotonic() - started:.2f} s",
             )

@@ -50,22 +50,30 @@ class UvLogin(StoredToken):
 
     def fetch(self, deadline: float) -> Token:
         from pyx_auth.api import PyxClient
+        from pyx_auth.detached import spend_detached
 
-        where = self.store.path(TOKENS_FILE)
-        pair = read_tokens(self.store)
+        store, settings = self.store, self.settings
+        where = store.path(TOKENS_FILE)
+        pair = read_tokens(store)
         if pair is None:
             raise CredentialError(
                 f"{where} cannot be read as a uv login; run `pyx-auth login` to log in again"
             )
-        with PyxClient(self.settings, deadline) as client:
-            access, rotated = client.refresh(pair[1], f"the login refresh token in {where}")
-        write_tokens(self.store, access or "", rotated)
-        if access is None:
-            raise ServiceError(
-                f"{self.settings.endpoint('auth/cli/refresh')} answered without a usable"
-                " access token; the new refresh token was saved, so try again"
-            )
-        return Token(access, SOURCE_NAME)
+        described = f"the login refresh token in {where}"
+
+        def spend(bound: float) -> str:  # in a child that outlives a killed caller
+            with store.reserve(TOKENS_FILE):  # the result's space, held before it is spent
+                with PyxClient(settings, bound) as client:
+                    access, rotated = client.refresh(pair[1], described)
+                write_tokens(store, access or "", rotated)
+            if access is None:
+                raise ServiceError(
+                    f"{settings.endpoint('auth/cli/refresh')} answered without a usable"
+                    " access token; the new refresh token was saved, so try again"
+                )
+            return access
+
+        return Token(spend_detached(spend, deadline), SOURCE_NAME)
 
     def describe(self) -> str:
         return f"uv login in {self.store.path(TOKENS_FILE)}"
