@@ -197,8 +197,13 @@ def test_the_lock_wait_ends_in_time_to_keep_the_request_budget(tmp_path: Path) -
     holder = os.open(source.store.path("fake.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(holder, fcntl.LOCK_EX)
     done = threading.Event()
-    release = threading.Thread(target=lambda: done.wait(8) or fcntl.flock(holder, fcntl.LOCK_UN))
-    release.start()  # lets go after the deadline at the latest, so a wrong wait cannot hang
+
+    def let_go() -> None:
+        done.wait(8)  # after the deadline at the latest, so a wrong wait cannot hang
+        fcntl.flock(holder, fcntl.LOCK_UN)
+
+    release = threading.Thread(target=let_go)
+    release.start()
     try:
         started = time.monotonic()
         deadline = started + 4
