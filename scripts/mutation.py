@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures
+import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -41,6 +43,23 @@ MODULES: dict[str, tuple[str, ...]] = {
     "sources/env_token.py": ("tests/sources",),
     "sources/keyring_key.py": ("tests/sources",),
     "sources/trusted_access.py": ("tests/sources",),
+    # the snapshot writer: the stub's in-process cases, not its 64-way race (minutes per run)
+    "snapshot.py": (
+        "tests/test_stub_fast_path.py",
+        "-k",
+        "no_snapshot or failed_snapshot_write or logout_removes or same_variables",
+    ),
+    # the keyring backend: its host decision only (see DEFINITIONS)
+    "keyring_backend.py": (
+        "tests/test_keyring_backend.py",
+        "-k",
+        "backend_answers or other_services or storing_a_pyx or prints_the_token_only",
+    ),
+}
+
+# modules mutated only in these functions: the rest is covered elsewhere or is I/O glue
+DEFINITIONS: dict[str, frozenset[str]] = {
+    "keyring_backend.py": frozenset({"service_url", "pyx_request", "_is_pyx_service"}),
 }
 
 # One mutant per site and kind, not every operator pair: the boundary (< to <=), the
@@ -164,14 +183,49 @@ def copy_tree(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
+def select_mutants(session: Path, module: str, score: Score) -> None:
+    """Mark as skipped what is not run: mutants outside the reduced set, in annotations, on
+    a signature's ``*``, outside the module's chosen functions, and the allow-listed ones."""
+    from cosmic_ray.work_db import WorkDB, use_db  # type: ignore[import-untyped,unused-ignore]
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult  # type: ignore[import-untyped,unused-ignore]
+
+    path = f"{PACKAGE}/{module}"
+    source = (session.parent / path).read_text()
+    source_lines = source.splitlines()
+    spans, operations = annotation_lines(source), operator_spans(source)
+    allowed = load_allow_list()
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item in list(db.pending_work_items):
+            mutation = item.mutations[0]
+            line = source_lines[mutation.start_pos[0] - 1].strip()
+            no_operator = "BinaryOperator" in mutation.operator_name and not inside(
+                mutation.start_pos, operations
+            )
+            elsewhere = (
+                module in DEFINITIONS and mutation.definition_name not in DEFINITIONS[module]
+            )
+            if (path, mutation.operator_name, line) in allowed:
+                score.allowed += 1
+                reason = "allow-listed"
+            elif (
+                not kept(mutation.operator_name)
+                or inside(mutation.start_pos, spans)
+                or no_operator
+                or elsewhere
+            ):
+                score.skipped += 1
+                reason = "not in the reduced set, in an annotation, no operator, or elsewhere"
+            else:
+                continue
+            db.set_result(
+                item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=reason)
+            )
+
+
 def run_module(module: str, timeout: float, workdir: Path) -> Score:
     """Mutate one module in a private copy and run its tests against each mutant."""
-    from cosmic_ray.work_db import WorkDB, use_db  # type: ignore[import-untyped]
-    from cosmic_ray.work_item import (  # type: ignore[import-untyped]
-        TestOutcome,
-        WorkerOutcome,
-        WorkResult,
-    )
+    from cosmic_ray.work_db import WorkDB, use_db  # type: ignore[import-untyped,unused-ignore]
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome  # type: ignore[import-untyped,unused-ignore]
 
     started = time.monotonic()
     score = Score(module)
@@ -179,7 +233,7 @@ def run_module(module: str, timeout: float, workdir: Path) -> Score:
     tree.mkdir(parents=True)
     copy_tree(tree)
     path = f"{PACKAGE}/{module}"
-    tests = " ".join(MODULES[module])
+    tests = shlex.join(MODULES[module])
     python = sys.executable
     config = tree / "cosmic-ray.toml"
     config.write_text(
@@ -187,7 +241,7 @@ def run_module(module: str, timeout: float, workdir: Path) -> Score:
         f'module-path = "{path}"\n'
         f"timeout = {timeout}\n"
         "excluded-modules = []\n"
-        f'test-command = "{python} {PYTEST} {tests}"\n'
+        f"test-command = {json.dumps(f'{python} {PYTEST} {tests}')}\n"
         '[cosmic-ray.distributor]\nname = "local"\n'
     )
     environ = {
@@ -216,30 +270,7 @@ def run_module(module: str, timeout: float, workdir: Path) -> Score:
         capture_output=True,
     )
     source_lines = (tree / path).read_text().splitlines()
-    spans = annotation_lines((tree / path).read_text())
-    operations = operator_spans((tree / path).read_text())
-    allowed = load_allow_list()
-    allowed_jobs: set[str] = set()
-    with use_db(str(session), WorkDB.Mode.open) as db:
-        for item in list(db.pending_work_items):
-            mutation = item.mutations[0]
-            line = source_lines[mutation.start_pos[0] - 1].strip()
-            no_operator = "BinaryOperator" in mutation.operator_name and not inside(
-                mutation.start_pos, operations
-            )
-            if not kept(mutation.operator_name) or inside(mutation.start_pos, spans) or no_operator:
-                reason = "not in the reduced operator set, in an annotation, or no operator"
-                db.set_result(
-                    item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=reason)
-                )
-                score.skipped += 1
-            elif (path, mutation.operator_name, line) in allowed:
-                allowed_jobs.add(item.job_id)
-                db.set_result(
-                    item.job_id,
-                    WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output="allow-listed"),
-                )
-    score.allowed = len(allowed_jobs)
+    select_mutants(session, module, score)
     subprocess.run(
         [*cosmic, "exec", str(config), str(session)],
         cwd=tree,
@@ -248,10 +279,11 @@ def run_module(module: str, timeout: float, workdir: Path) -> Score:
         capture_output=True,
     )
     with use_db(str(session), WorkDB.Mode.open) as db:
-        for item, result in db.results:
+        items = {item.job_id: item for item in db.work_items}
+        for job_id, result in db.results:
             if result.worker_outcome == WorkerOutcome.SKIPPED:
                 continue
-            mutation = item.mutations[0]
+            mutation = items[job_id].mutations[0]
             if result.test_outcome == TestOutcome.KILLED and result.output == "timeout":
                 score.timeout += 1  # cosmic-ray counts a timeout as killed; it is shown apart
             elif result.test_outcome == TestOutcome.KILLED:
