@@ -33,7 +33,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "protocol.py": ("tests/test_protocol.py",),
     "credential_helper.py": ("tests/test_credential_helper.py",),
     "store.py": ("tests/test_store.py",),
-    "locking.py": ("tests/test_store.py", "tests/sources/test_single_flight.py"),
+    "locking.py": ("tests/test_store.py", "tests/test_uv_credentials.py"),
     "api.py": ("tests/test_api.py",),
     "token_output.py": ("tests/commands/test_token_command.py",),
     "sources/__init__.py": ("tests/sources",),
@@ -298,6 +298,14 @@ def run_module(module: str, timeout: float, workdir: Path) -> Score:
     return score
 
 
+def run_safely(module: str, timeout: float, workdir: Path) -> Score:
+    """``run_module``, with a failure of the tooling reported as that module's error."""
+    try:
+        return run_module(module, timeout, workdir)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        return Score(module, error=f"the run failed: {exc}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"paths under {PACKAGE}; all by default")
@@ -319,7 +327,7 @@ def main() -> int:
     try:
         with concurrent.futures.ThreadPoolExecutor(arguments.jobs) as pool:
             scores = list(
-                pool.map(lambda name: run_module(name, arguments.timeout, workdir), modules)
+                pool.map(lambda name: run_safely(name, arguments.timeout, workdir), modules)
             )
     finally:
         if not arguments.keep:
