@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
+import signal
 import stat
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pyx_auth.errors import ConfigError, StoreError
+from pyx_auth.locking import exclusive_lock
 from pyx_auth.settings import Settings
 from pyx_auth.store import Store, api_key_file, atomic_write, lock_file_for, store_directory
 
@@ -380,3 +386,56 @@ def test_store_accepts_a_folder_writable_only_by_our_private_group(tmp_path: Pat
     os.chown(store.directory, os.geteuid(), 54321)  # another group may write: refused
     with pytest.raises(StoreError, match="writable by other users"):
         store.read("tokens.json")
+
+
+HOLD = (
+    "import fcntl, os, sys, time\n"
+    "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)\n"
+    "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+    "print('held', flush=True)\n"
+    "time.sleep(float(sys.argv[2]))\n"
+)
+
+
+@contextlib.contextmanager
+def _holder(path: str, seconds: float) -> Iterator[subprocess.Popen[str]]:
+    """Another process that holds the lock for ``seconds``, then exits (releasing it)."""
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD, path, str(seconds)], stdout=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None and process.stdout.readline() == "held\n"
+        try:
+            yield process
+        finally:
+            process.kill()
+
+
+def test_lock_wait_past_its_timeout_follows_a_running_holder(tmp_path: Path) -> None:
+    """A live holder (a refresh on a busy machine) is waited for beyond the timeout, up to
+    the patience: its result is what the waiter needs."""
+    path = str(tmp_path / "tokens.lock")
+    with _holder(path, 1.5):
+        started = time.monotonic()
+        with exclusive_lock(path, timeout=0.3, holder_patience=20):
+            waited = time.monotonic() - started
+    assert 0.5 < waited < 15
+
+
+def test_lock_wait_for_a_running_holder_ends_at_the_patience(tmp_path: Path) -> None:
+    path = str(tmp_path / "tokens.lock")
+    with _holder(path, 60):
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="has held"), exclusive_lock(path, 0.2, 1.5):
+            pass
+        assert 1.4 < time.monotonic() - started < 8
+
+
+def test_lock_wait_gives_a_stopped_holder_only_the_timeout(tmp_path: Path) -> None:
+    """A holder stopped with Ctrl-Z will not let go: no patience for it."""
+    path = str(tmp_path / "tokens.lock")
+    with _holder(path, 60) as process:
+        os.kill(process.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="has held"), exclusive_lock(path, 0.3, 30):
+            pass
+        assert time.monotonic() - started < 8
