@@ -93,6 +93,11 @@ KEPT_PAIRS = {
 }
 
 
+TYPING_ONLY = frozenset({"TYPE_CHECKING = False", "if TYPE_CHECKING:"})
+"""Imports for the type checker only: running them changes no behaviour, only the start-up
+cost, which tests/test_imports.py pins for the fast path (not among a module's own tests)."""
+
+
 @dataclass
 class Score:
     """One module's outcome."""
@@ -208,13 +213,16 @@ def select_mutants(session: Path, module: str, score: Score) -> None:
                 score.allowed += 1
                 reason = "allow-listed"
             elif (
-                not kept(mutation.operator_name)
+                line in TYPING_ONLY
+                or not kept(mutation.operator_name)
                 or inside(mutation.start_pos, spans)
                 or no_operator
                 or elsewhere
             ):
                 score.skipped += 1
-                reason = "not in the reduced set, in an annotation, no operator, or elsewhere"
+                reason = (
+                    "typing only, not in the reduced set, an annotation, no operator, elsewhere"
+                )
             else:
                 continue
             db.set_result(

@@ -192,6 +192,26 @@ def test_token_output_refuses_another_users_link_in_a_shared_folder(
     assert victim.read_text() == "precious" and link.is_symlink()
 
 
+def test_token_output_follows_another_users_link_in_a_sticky_folder_only_we_can_write(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The kernel's rule is for sticky *and* world-writable folders: nobody else could have
+    planted a link in a sticky folder only its owner writes, so it is followed."""
+    if os.geteuid() != 0:
+        pytest.skip("giving a link to another user needs root")
+    private = tmp_path / "private"
+    private.mkdir()
+    private.chmod(0o1755)
+    target = tmp_path / "target"
+    target.write_text("old")
+    link = private / "token"
+    link.symlink_to(target)
+    os.lchown(link, 54321, 54321)
+    result = run_pyx_auth("token", "--output", str(link))
+    assert result.returncode == 0, result.stderr
+    assert emulator.verify(target.read_text()) is not None and link.is_symlink()
+
+
 def test_token_output_to_a_folder_is_a_one_line_error(
     run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
 ) -> None:
