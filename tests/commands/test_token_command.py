@@ -438,3 +438,15 @@ def test_token_min_ttl_replaces_a_cached_token_that_would_expire_sooner(
     assert long["token"] != short
     assert long["expires_at"] - time.time() > 30 * 60
     assert emulator.counts()["access-token"] == 2
+
+
+def test_token_format_netrc_refuses_a_host_with_a_comment_sign(
+    run_pyx_auth: RunPyxAuth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``#`` starts a comment in netrc: the line would lose its password, or worse, its host."""
+    monkeypatch.setenv("PYX_AUTH_TOKEN", "tok")
+    monkeypatch.setenv("PYX_CDN_DOMAIN", "a#b.example")
+    result = run_pyx_auth("token", "--format", "netrc")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "'a#b.example', which cannot be written to a netrc file" in result.stderr
+    assert result.stderr.count("\n") == 1
