@@ -35,6 +35,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "store.py": ("tests/test_store.py",),
     "locking.py": ("tests/test_store.py", "tests/test_uv_credentials.py"),
     "api.py": ("tests/test_api.py",),
+    "http_boundary.py": ("tests/test_api.py",),
     "token_output.py": ("tests/commands/test_token_command.py",),
     "sources/__init__.py": ("tests/sources",),
     "sources/base.py": ("tests/sources",),

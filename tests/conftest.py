@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -67,6 +67,30 @@ def pyx_auth_argv() -> list[str]:
         return [str(script)]
     found = shutil.which("pyx-auth")
     return [found] if found else [sys.executable, "-m", "pyx_auth"]
+
+
+def start_pyx_auth(*args: str, env: Mapping[str, str]) -> subprocess.Popen[str]:
+    """pyx-auth ``args`` started in the background: no stdin, stdout and stderr piped (text)."""
+    return subprocess.Popen(
+        [*pyx_auth_argv(), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(env),
+    )
+
+
+def run_concurrently(
+    count: int, env: Mapping[str, str], *args: str
+) -> list[subprocess.CompletedProcess[str]]:
+    """``count`` pyx-auth ``args`` processes started at once; their results once all ended."""
+    processes = [start_pyx_auth(*args, env=env) for _ in range(count)]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        results.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
+    return results
 
 
 def stub_environment(environ: dict[str, str]) -> dict[str, str]:

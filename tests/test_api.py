@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from conftest import EMULATOR_API_KEY, RunPyxAuth, write_uv_login
-from pyx_auth.api import Call, PyxClient, fetch, http_errors
+from pyx_auth.api import PyxClient
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.errors import (
     ConfigError,
@@ -26,6 +26,7 @@ from pyx_auth.errors import (
     ServiceError,
     UnreachableError,
 )
+from pyx_auth.http_boundary import Call, fetch, http_errors
 from pyx_auth.settings import Settings
 from pyx_auth.store import api_key_file, store_directory
 
@@ -285,7 +286,7 @@ def test_mapping_is_most_specific_first() -> None:
 def test_debug_trace_shows_each_call_without_secrets(
     run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
-    """The boundary's one trace call site (``api._trace``): method, URL, status, time."""
+    """The boundary's one trace call site (``http_boundary._trace``): method, URL, status, time."""
     result = run_pyx_auth("token", env={**api_key_env, "PYX_AUTH_DEBUG": "1"})
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()

@@ -40,6 +40,7 @@ NOT_ON_THE_STUB_PATH = (
     "importlib.metadata",
     "pyx_auth.commands",
     "pyx_auth.api",
+    "pyx_auth.http_boundary",
     "pyx_auth.uv_credentials",
     # CI providers are imported only when a CI marker variable is set (oidc.CI_MARKERS).
     "pyx_auth.oidc.github",

@@ -350,25 +350,35 @@ def _uv_pip(uv: str, target: Path) -> list[str]:
     ]  # fmt: skip
 
 
+Install = Callable[[str, Mapping[str, str]], subprocess.CompletedProcess[str]]
+
+
 @pytest.fixture
-def installer(
+def install(
     run_pyx_auth: RunPyxAuth,
     separate_pip: Path,
     require_tool: Callable[[str], str],
     uv: str,
-) -> Callable[[str, Path], tuple[list[str], dict[str, str]]]:
-    """``installer(name, target)``: argv and settings (from ``pyx-auth config``) to install."""
+    pyx_env: dict[str, str],
+    published: str,
+    tmp_path: Path,
+) -> Install:
+    """``install(name, variables)``: one installer, set up by ``pyx-auth config``, installs the
+    published demo wheel into ``tmp_path / "site"`` with ``pyx_env`` and ``variables``."""
 
-    def make(name: str, target: Path) -> tuple[list[str], dict[str, str]]:
+    def run(name: str, variables: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+        target = tmp_path / "site"
         if name == "pip-import":
-            return _pip(sys.executable, target), _settings(run_pyx_auth, "pip")
-        if name == "pip-subprocess":
+            argv, settings = _pip(sys.executable, target), _settings(run_pyx_auth, "pip")
+        elif name == "pip-subprocess":
             settings = _settings(run_pyx_auth, "pip", "--provider", "subprocess")
-            return _pip(separate_pip, target), settings
-        executable = uv if name == "uv-0.12.6" else newest_uv(require_tool)
-        return _uv_pip(executable, target), _settings(run_pyx_auth, "uv")
+            argv = _pip(separate_pip, target)
+        else:
+            executable = uv if name == "uv-0.12.6" else newest_uv(require_tool)
+            argv, settings = _uv_pip(executable, target), _settings(run_pyx_auth, "uv")
+        return _install(argv, tmp_path, {**pyx_env, **settings, **variables})
 
-    return make
+    return run
 
 
 INSTALLERS = ("pip-import", "pip-subprocess", "uv-0.12.6", "uv-newest")
@@ -382,14 +392,11 @@ def _installed(target: Path) -> bool:
 @pytest.mark.parametrize("name", INSTALLERS)
 def test_installer_gets_the_token_from_an_api_key(
     name: str,
-    installer: Callable[[str, Path], tuple[list[str], dict[str, str]]],
-    pyx_env: dict[str, str],
-    published: str,
+    install: Install,
     emulator: PyxEmulator,
     tmp_path: Path,
 ) -> None:
-    argv, settings = installer(name, tmp_path / "site")
-    result = _install(argv, tmp_path, {**pyx_env, **settings, "PYX_API_KEY": EMULATOR_API_KEY})
+    result = install(name, {"PYX_API_KEY": EMULATOR_API_KEY})
     assert result.returncode == 0, result.stdout + result.stderr
     assert _installed(tmp_path / "site")
     counts = emulator.counts()
@@ -400,16 +407,13 @@ def test_installer_gets_the_token_from_an_api_key(
 @pytest.mark.parametrize("name", ("pip-import", "pip-subprocess"))
 def test_pip_gets_the_token_from_a_uv_login(
     name: str,
-    installer: Callable[[str, Path], tuple[list[str], dict[str, str]]],
-    pyx_env: dict[str, str],
-    published: str,
+    install: Install,
     emulator: PyxEmulator,
     tmp_path: Path,
 ) -> None:
     """A uv 0.12.6 login in the store and no credential variable at all."""
     write_uv_login(*emulator.issue_tokens())
-    argv, settings = installer(name, tmp_path / "site")
-    result = _install(argv, tmp_path, {**pyx_env, **settings})
+    result = install(name, {})
     assert result.returncode == 0, result.stdout + result.stderr
     assert _installed(tmp_path / "site")
     assert emulator.counts()["access-token"] == emulator.counts()["refresh"] == 0
@@ -418,14 +422,11 @@ def test_pip_gets_the_token_from_a_uv_login(
 @pytest.mark.parametrize("name", INSTALLERS)
 def test_installer_without_credentials_fails_with_401_and_one_line(
     name: str,
-    installer: Callable[[str, Path], tuple[list[str], dict[str, str]]],
-    pyx_env: dict[str, str],
-    published: str,
+    install: Install,
     emulator: PyxEmulator,
     tmp_path: Path,
 ) -> None:
-    argv, settings = installer(name, tmp_path / "site")
-    result = _install(argv, tmp_path, {**pyx_env, **settings})
+    result = install(name, {})
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "401" in output, output

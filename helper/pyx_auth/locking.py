@@ -12,10 +12,10 @@ import contextlib
 import errno
 import fcntl
 import os
-import stat
 import time
 
 from pyx_auth.errors import StoreError
+from pyx_auth.file_checks import kept_if_regular
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,12 +38,7 @@ def _open_lock_file(path: str) -> int:
                 f"the lock file {path} is a symbolic link; remove it (pyx-auth recreates it)"
             ) from None
         raise StoreError(f"cannot open the lock file {path}: {exc.strerror}") from exc
-    try:
-        is_regular = stat.S_ISREG(os.fstat(fd).st_mode)
-    except OSError:
-        is_regular = False
-    if not is_regular:
-        os.close(fd)
+    if not kept_if_regular(fd):
         raise StoreError(
             f"the lock file {path} is not a regular file; remove it (pyx-auth recreates it)"
         )

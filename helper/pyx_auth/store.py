@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 
 from pyx_auth import fastjson
 from pyx_auth.errors import ConfigError, StoreError
+from pyx_auth.file_checks import check_private_folder, open_regular
 from pyx_auth.seahash import uv_digest
 from pyx_auth.settings import PYX_CREDENTIALS_DIR, UV_CREDENTIALS_DIR, XDG_DATA_HOME
 
@@ -91,65 +91,6 @@ def api_key_file(api_key: str) -> str:
 def lock_file_for(name: str) -> str:
     """uv's lock file for a token file: ``tokens.json`` → ``tokens.lock``."""
     return os.path.splitext(name)[0] + ".lock"
-
-
-def open_regular(path: str, flags: int, mode: int = 0o600) -> int | None:
-    """A descriptor for ``path`` if it is a regular file (not followed if a link), else None.
-
-    ``O_NONBLOCK`` keeps a FIFO from hanging the open; the ``fstat`` then refuses it. Missing
-    files and every other ``OSError`` are None too: callers treat them as a cache miss.
-    """
-    try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
-    except OSError:
-        return None
-    try:
-        is_regular = stat.S_ISREG(os.fstat(fd).st_mode)
-    except OSError:
-        is_regular = False
-    if not is_regular:
-        os.close(fd)
-        return None
-    return fd
-
-
-def check_private_folder(folder: str) -> None:
-    """Raise ``StoreError`` unless ``folder`` is ours (or root's) and not group/world-writable.
-
-    Anyone who can write to the folder can plant a token file that pyx-auth would use, or
-    swap one that it writes. A missing folder is fine: it is created 0700.
-    """
-    try:
-        info = os.stat(folder)
-    except OSError:
-        return
-    uid = os.geteuid()
-    if info.st_uid not in (uid, 0):
-        raise StoreError(
-            f"the token store {folder} belongs to another user (uid {info.st_uid}); fix it"
-            f" with `chown -R {uid} {folder}` or remove it"
-        )
-    writable_by_group = info.st_mode & stat.S_IWGRP and not _is_private_group(info.st_gid)
-    if writable_by_group or info.st_mode & stat.S_IWOTH:
-        raise StoreError(
-            f"the token store {folder} is writable by other users; fix it with"
-            f" `chmod go-w {folder}`"
-        )
-
-
-def _is_private_group(gid: int) -> bool:
-    """Our own primary group with nobody else in it: umask 002 systems (a group per user,
-    as Debian and Fedora set users up) make folders group-writable, harmlessly, as
-    Debian's OpenSSH also accepts."""
-    import grp
-    import pwd
-
-    try:
-        members = set(grp.getgrgid(gid).gr_mem)
-        name = pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:
-        return False
-    return gid == os.getegid() and members <= {name}
 
 
 TEMP_MARK = ".pyx-auth-"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RunPyxAuth, pyx_auth_argv
+from conftest import RunPyxAuth, start_pyx_auth
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
 from pyx_auth.store import store_directory
@@ -92,14 +92,7 @@ def test_login_headless_prints_url_to_open_elsewhere(
     """No BROWSER and no display (SSH, a container): the URL is printed and opening it anywhere
     finishes the login."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    with subprocess.Popen(
-        [*pyx_auth_argv(), "login"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    ) as process:
+    with start_pyx_auth("login", env=env) as process:
         try:
             assert process.stderr is not None
             match = LOGIN_URL.match(process.stderr.readline().rstrip("\n"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import RunPyxAuth, pyx_auth_argv, write_uv_login
+from conftest import RunPyxAuth, pyx_auth_argv, run_concurrently, start_pyx_auth, write_uv_login
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.errors import NetworkError, StoreError
 from pyx_auth.settings import REFRESH_MARGIN, Settings
@@ -47,13 +47,8 @@ def test_a_token_renewed_while_waiting_for_the_lock_is_used_not_refreshed_again(
     renewed = emulator.mint_access_token(lifetime=120)
     lock = os.open(tokens.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(lock, fcntl.LOCK_EX)
-    with subprocess.Popen(
-        [*pyx_auth_argv(), "token"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYX_AUTH_DEBUG": "1", "PYX_AUTH_TIMEOUT": "30"},
+    with start_pyx_auth(
+        "token", env={**os.environ, "PYX_AUTH_DEBUG": "1", "PYX_AUTH_TIMEOUT": "30"}
     ) as process:
         assert process.stderr is not None
         trace = []
@@ -135,20 +130,9 @@ def test_sixteen_callers_with_tokens_shorter_than_the_margin_refresh_at_most_twi
     _, refresh = emulator.issue_tokens()
     write_uv_login(emulator.mint_access_token(lifetime=60), refresh)
     env = {**os.environ, "PYX_AUTH_TIMEOUT": "60"}
-    processes = [
-        subprocess.Popen(
-            [*pyx_auth_argv(), "token"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        for _ in range(16)
-    ]
-    results = [(process, *process.communicate(timeout=120)) for process in processes]
-    assert [p.returncode for p, _, _ in results] == [0] * 16, [e for p, _, e in results if e]
-    assert all(emulator.verify(out.strip()) is not None for _, out, _ in results)
+    results = run_concurrently(16, env, "token")
+    assert [r.returncode for r in results] == [0] * 16, [r.stderr for r in results if r.stderr]
+    assert all(emulator.verify(r.stdout.strip()) is not None for r in results)
     assert 1 <= emulator.counts()["refresh"] <= 2
 
 

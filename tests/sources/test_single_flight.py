@@ -13,29 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv, write_uv_login
+from conftest import EMULATOR_API_KEY, RunPyxAuth, run_concurrently, write_uv_login
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
 from pyx_auth.store import api_key_file, store_directory
-
-
-def _run_concurrently(count: int, env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:
-    processes = [
-        subprocess.Popen(
-            [*pyx_auth_argv(), "token"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        for _ in range(count)
-    ]
-    results = []
-    for process in processes:
-        out, err = process.communicate(timeout=120)
-        results.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
-    return results
 
 
 def test_fifty_cold_processes_make_one_exchange(
@@ -43,7 +24,7 @@ def test_fifty_cold_processes_make_one_exchange(
 ) -> None:
     emulator.latency = 1.0  # a slow pyx: every process piles up on the lock meanwhile
     env = {**os.environ, "PYX_API_KEY": EMULATOR_API_KEY, "PYX_AUTH_TIMEOUT": "60"}
-    results = _run_concurrently(50, env)
+    results = run_concurrently(50, env, "token")
     assert [r.returncode for r in results] == [0] * 50, [r.stderr for r in results if r.returncode]
     tokens = {r.stdout for r in results}
     assert len(tokens) == 1
@@ -57,7 +38,7 @@ def test_concurrent_refresh_spends_the_single_use_refresh_token_once(
     _, refresh = emulator.issue_tokens()
     tokens = write_uv_login(emulator.mint_access_token(lifetime=30), refresh)
     emulator.latency = 0.5
-    results = _run_concurrently(20, {**os.environ, "PYX_AUTH_TIMEOUT": "60"})
+    results = run_concurrently(20, {**os.environ, "PYX_AUTH_TIMEOUT": "60"}, "token")
     assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
     assert len({r.stdout for r in results}) == 1
     assert emulator.counts()["refresh"] == 1

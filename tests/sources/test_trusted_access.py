@@ -34,7 +34,7 @@ from ci_identity import (
     github_env,
     gitlab_env,
 )
-from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv, write_uv_login
+from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv, run_concurrently, write_uv_login
 from pyx_auth import claims
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
@@ -326,20 +326,10 @@ def test_trusted_access_concurrent_processes_mint_once(
     emulator: PyxEmulator, github_job: Job
 ) -> None:
     emulator.fail_next("mint-token", hang=1.0)  # a slow exchange: the others queue on the lock
-    processes = [
-        subprocess.Popen(
-            [*pyx_auth_argv(), "token", "--workspace", WORKSPACE],
-            env={**github_job.env, "PYX_AUTH_TIMEOUT": "30"},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        for _ in range(8)
-    ]
-    outputs = [process.communicate(timeout=60) for process in processes]
-    assert all(process.returncode == 0 for process in processes), outputs
-    assert len({out for out, _ in outputs}) == 1
+    env = {**github_job.env, "PYX_AUTH_TIMEOUT": "30"}
+    results = run_concurrently(8, env, "token", "--workspace", WORKSPACE)
+    assert all(r.returncode == 0 for r in results), [(r.stdout, r.stderr) for r in results]
+    assert len({r.stdout for r in results}) == 1
     assert _counts(emulator) == (1, 1)
 
 

@@ -63,7 +63,8 @@ if TYPE_CHECKING:
             """di/id's three outcomes: None = not this CI; a string = the OIDC token; a
             ``PyxAuthError`` (``OIDCError``, or ``NetworkError`` for its token service) = this
             CI, but it will not give a token, with the fix and the provider's name in the
-            message. All I/O runs within ``deadline`` (``deadline.run_within``, ``api.fetch``).
+            message. All I/O runs within ``deadline`` (``deadline.run_within``,
+            ``http_boundary.fetch``).
             """
 
 

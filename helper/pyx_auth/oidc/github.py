@@ -41,7 +41,7 @@ def detect(audience: str, environ: Mapping[str, str], deadline: float) -> str | 
     """The runner's OIDC token for ``audience``; None outside GitHub Actions; an error when the
     job lacks the permission (``GitHubOIDCPermissionError``), the token service fails (an
     ``OIDCError`` naming the status) or cannot be reached within the deadline
-    (``NetworkError``). The one request goes through ``api.fetch``."""
+    (``NetworkError``). The one request goes through ``http_boundary.fetch``."""
     if not present(environ):
         return None
     url, request_token = environ.get(REQUEST_URL), environ.get(REQUEST_TOKEN)
@@ -51,9 +51,9 @@ def detect(audience: str, environ: Mapping[str, str], deadline: float) -> str | 
         raise GitHubOIDCPermissionError(
             f"{NAME}: no OIDC token available ({' and '.join(missing)} not set); {PERMISSION_FIX}"
         )
-    from pyx_auth import api
+    from pyx_auth import http_boundary
 
-    response = api.fetch(
+    response = http_boundary.fetch(
         "GET",
         url,
         deadline=deadline,

@@ -6,9 +6,8 @@ by uv 0.12.6 is reused by pyx-auth and the other way round.
 
 from __future__ import annotations
 
-from pyx_auth.errors import ConfigError
 from pyx_auth.settings import PYX_API_KEY
-from pyx_auth.sources.base import StoredToken, Token, is_single_word
+from pyx_auth.sources.base import StoredToken, Token, is_single_word, single_word_variable
 from pyx_auth.store import api_key_file
 
 TYPE_CHECKING = False
@@ -57,14 +56,7 @@ class ApiKeySource:
         found = lookup.settings.api_key
         if found is None:
             return None
-        variable, key = found[0], found[1].strip()
-        if not key:
-            raise ConfigError(f"{variable} is set but empty; unset it or set it to a pyx API key")
-        if not is_single_word(key):
-            raise ConfigError(
-                f"{variable} contains spaces, control or non-ASCII characters; a pyx API key"
-                " is one word (check how it was pasted)"
-            )
+        variable, key = single_word_variable(found, "a pyx API key", "check how it was pasted")
         return ApiKey(lookup, variable, key)
 
     def absent(self, lookup: Lookup) -> str:

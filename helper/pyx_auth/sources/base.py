@@ -15,7 +15,7 @@ import time
 from abc import ABC, abstractmethod
 
 from pyx_auth import claims
-from pyx_auth.errors import NetworkError, PyxAuthError
+from pyx_auth.errors import ConfigError, NetworkError, PyxAuthError
 from pyx_auth.settings import REFRESH_MARGIN
 from pyx_auth.store import Store, lock_file_for
 
@@ -70,6 +70,22 @@ def is_single_word(value: object) -> bool:
         and value.isprintable()
         and " " not in value
     )
+
+
+def single_word_variable(found: tuple[str, str], what: str, fix: str) -> tuple[str, str]:
+    """A credential variable's (name, value), stripped; ``ConfigError`` unless one word.
+
+    ``what`` names what it should hold ("a pyx token"), ``fix`` how to get that right.
+    """
+    variable, value = found[0], found[1].strip()
+    if not value:
+        raise ConfigError(f"{variable} is set but empty; unset it or set it to {what}")
+    if not is_single_word(value):
+        raise ConfigError(
+            f"{variable} contains spaces, control or non-ASCII characters; {what} is one word"
+            f" ({fix})"
+        )
+    return variable, value
 
 
 REFRESH_FLOOR = 2.0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from pyx_auth.errors import ConfigError, CredentialError, PyxAuthError, TokenExpiredError
+from pyx_auth.errors import CredentialError, PyxAuthError, TokenExpiredError
 from pyx_auth.settings import PYX_AUTH_TOKEN, REFRESH_MARGIN
-from pyx_auth.sources.base import Token, is_single_word, minutes
+from pyx_auth.sources.base import Token, minutes, single_word_variable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -66,14 +66,9 @@ class EnvTokenSource:
         found = lookup.settings.auth_token
         if found is None:
             return None
-        variable, value = found[0], found[1].strip()
-        if not value:
-            raise ConfigError(f"{variable} is set but empty; unset it or set it to a pyx token")
-        if not is_single_word(value):
-            raise ConfigError(
-                f"{variable} contains spaces, control or non-ASCII characters; a pyx token is"
-                " one word (print it with `pyx-auth token`)"
-            )
+        variable, value = single_word_variable(
+            found, "a pyx token", "print it with `pyx-auth token`"
+        )
         return EnvToken(variable, value)
 
     def absent(self, lookup: Lookup) -> str:
