@@ -128,6 +128,23 @@ def test_token_output_to_a_full_device_is_a_one_line_error_and_keeps_it(
     assert stat.S_ISCHR(full.lstat().st_mode)
 
 
+def test_token_output_to_a_device_without_a_driver_is_a_one_line_error(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A device node whose driver is absent (major 240, reserved for local use) cannot be
+    opened: one line naming it, and the node is left as it was."""
+    if os.geteuid() != 0:
+        pytest.skip("creating a device node needs root")
+    nowhere = tmp_path / "nowhere"
+    os.mknod(nowhere, 0o666 | stat.S_IFCHR, os.makedev(240, 0))
+    result = run_pyx_auth("token", "--output", str(nowhere))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"pyx-auth: cannot write the token to {nowhere}: No such device or address\n"
+    )
+    assert stat.S_ISCHR(nowhere.lstat().st_mode)
+
+
 def test_token_output_to_dev_stdout_reaches_stdout(
     run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
