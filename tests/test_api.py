@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import json
 import os
 import socket
 import subprocess
@@ -14,9 +17,16 @@ import httpx
 import pytest
 
 from conftest import EMULATOR_API_KEY, RunPyxAuth, write_uv_login
+from pyx_auth.api import PyxClient
 from pyx_auth.emulator import PyxEmulator
-from pyx_auth.errors import ConfigError, NetworkError, PyxAuthError, UnreachableError
-from pyx_auth.http_boundary import Call, http_errors
+from pyx_auth.errors import (
+    ConfigError,
+    NetworkError,
+    PyxAuthError,
+    ServiceError,
+    UnreachableError,
+)
+from pyx_auth.http_boundary import Call, fetch, http_errors
 from pyx_auth.settings import Settings
 from pyx_auth.store import api_key_file, store_directory
 
@@ -285,3 +295,181 @@ def test_debug_trace_shows_each_call_without_secrets(
     assert EMULATOR_API_KEY not in result.stderr and token not in result.stderr
     quiet = run_pyx_auth("token", "--min-ttl", "59m", env={**api_key_env, "PYX_AUTH_DEBUG": "0"})
     assert "debug:" not in quiet.stderr
+
+
+# -- where credentials may go, and how often a request is tried ---------------------------------
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Records each request (path, headers, body) in ``server.seen``; answers per ``server``."""
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode(errors="replace")
+        self.server.seen.append(f"{self.path} {self.headers} {body}")  # type: ignore[attr-defined]
+        location = self.server.location  # type: ignore[attr-defined]
+        self.send_response(307 if location else 404)
+        if location:
+            self.send_header("Location", location + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = _handle
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _recording_server(location: str = "") -> Iterator[tuple[str, list[str]]]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.seen = []  # type: ignore[attr-defined]
+    server.location = location  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server.seen  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+@pytest.fixture
+def redirected_api() -> Iterator[tuple[str, list[str]]]:
+    """An API URL whose every endpoint answers 307 to another origin, and what that origin saw."""
+    with _recording_server() as (elsewhere, seen), _recording_server(elsewhere) as (api, _):
+        yield api, seen
+
+
+def test_a_redirect_to_another_origin_never_carries_the_api_key(
+    run_pyx_auth: RunPyxAuth, redirected_api: tuple[str, list[str]], pyx_env: dict[str, str]
+) -> None:
+    api, elsewhere = redirected_api
+    env = {**os.environ, "PYX_API_URL": api, "PYX_API_KEY": EMULATOR_API_KEY}
+    result = run_pyx_auth("token", env=env)
+    _assert_clean_failure(result, "HTTP 307")
+    assert elsewhere == []
+
+
+def test_a_redirect_to_another_origin_never_carries_the_refresh_token(
+    run_pyx_auth: RunPyxAuth, redirected_api: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, elsewhere = redirected_api
+    monkeypatch.setenv("PYX_API_URL", api)
+    tokens = write_uv_login("expired-access-token", "the-single-use-refresh-token")
+    result = run_pyx_auth("token")
+    _assert_clean_failure(result, "HTTP 307")
+    assert elsewhere == []
+    assert "the-single-use-refresh-token" in tokens.read_text()  # not spent, still there
+
+
+def test_a_dropped_connection_is_tried_three_times_in_all(
+    run_pyx_auth: RunPyxAuth, pyx_env: dict[str, str]
+) -> None:
+    """A server that accepts and hangs up (a proxy restarting) gets two more attempts."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+
+    def hang_up() -> None:
+        listener.settimeout(0.2)
+        while len(accepted) < 10:
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            accepted.append(1)
+            connection.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    try:
+        api = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        env = {**os.environ, "PYX_API_URL": api, "PYX_API_KEY": EMULATOR_API_KEY}
+        result = run_pyx_auth("token", env=env)
+        _assert_clean_failure(result, "cannot reach")
+        assert len(accepted) == 3
+    finally:
+        listener.close()
+        thread.join()
+
+
+def test_api_key_refused_with_403_names_the_key_and_the_fix(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
+) -> None:
+    emulator.fail_next("access-token", status=403)
+    result = run_pyx_auth("token", env=api_key_env)
+    _assert_clean_failure(
+        result, "the API key in PYX_API_KEY was rejected by", "HTTP 403", "check the key"
+    )
+    assert emulator.counts()["access-token"] == 1  # a refusal is not retried
+
+
+def test_a_long_problem_detail_is_cut_to_keep_the_error_one_short_line(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
+) -> None:
+    detail = "start-of-detail " + "x" * 5000
+    body = json.dumps({"title": "Too Many Requests", "detail": detail}).encode()
+    emulator.fail_next("access-token", status=429, body=body)
+    result = run_pyx_auth("token", env=api_key_env)
+    _assert_clean_failure(result, "HTTP 429: Too Many Requests: start-of-detail xxx")
+    assert len(result.stderr) < 500
+
+
+def test_a_header_that_cannot_be_encoded_is_refused_without_quoting_it(
+    emulator: PyxEmulator,
+) -> None:
+    for secret in ("sk-SECRET-\u00e9t\u00e9", "sk-SECRET\r\nX-Evil: 1"):
+        with pytest.raises(ConfigError) as caught:
+            fetch(
+                "GET",
+                f"{emulator.url}/auth/cli/logout",
+                deadline=time.monotonic() + 5,
+                label="Test: ",
+                url_name="the URL",
+                credential="the token in TEST_TOKEN",
+                headers={"Authorization": f"Bearer {secret}"},
+            )
+        message = str(caught.value)
+        assert "TEST_TOKEN contains characters that cannot be sent" in message
+        assert "SECRET" not in message
+    assert emulator.counts()["logout"] == 0
+
+
+def test_no_request_is_started_after_the_deadline(emulator: PyxEmulator) -> None:
+    with pytest.raises(NetworkError, match="did not answer"):
+        fetch(
+            "POST",
+            f"{emulator.url}/auth/cli/access-token",
+            deadline=time.monotonic() - 0.01,
+            label="",
+            url_name="the URL",
+            credential="the key",
+        )
+    assert emulator.counts()["access-token"] == 0
+
+
+def test_a_retry_that_would_start_after_the_deadline_is_not_made(
+    emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    """With less time left than the backoff, the 503 is the answer: no late second attempt
+    that could only time out."""
+    with PyxClient(Settings(os.environ), time.monotonic() + 30) as client:
+        client.exchange_api_key(EMULATOR_API_KEY, "the key")  # the connection is set up
+        emulator.fail_next("access-token", status=503, times=10)
+        client.deadline = time.monotonic() + 0.2
+        with pytest.raises(ServiceError, match="HTTP 503"):
+            client.exchange_api_key(EMULATOR_API_KEY, "the key")
+    assert emulator.counts()["access-token"] == 2
+
+
+def test_a_server_that_does_not_answer_in_time_is_a_network_error_not_pyxs_failure(
+    emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    emulator.fail_next("access-token", hang=10)
+    late = pytest.raises(NetworkError, match="did not answer")
+    with PyxClient(Settings(os.environ), time.monotonic() + 1) as client, late as caught:
+        client.exchange_api_key(EMULATOR_API_KEY, "the key")
+    assert not isinstance(caught.value, ServiceError)

@@ -10,6 +10,7 @@ second pass. The committed stub ``bazel/pyx-credential-helper`` is run for real,
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
@@ -34,8 +35,8 @@ from bazel_client import (
     judge,
 )
 from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv
-from pyx_auth import claims
 from pyx_auth.commands.config import BAZEL_SCOPE
+from pyx_auth.credential_helper import answer_offline
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
 from pyx_auth.store import Store, api_key_file
@@ -72,6 +73,13 @@ def _jwt(answer_header: str | None) -> str:
     return answer_header.removeprefix("Bearer ")
 
 
+def _exp(emulator: PyxEmulator, token: str) -> int:
+    """The ``exp`` the emulator signed into ``token``, read with PyJWT (not pyx-auth's claims)."""
+    verified = emulator.verify(token)
+    assert verified is not None, "not a valid emulator token"
+    return int(verified["exp"])
+
+
 def _seed_api_key_token(token: str) -> None:
     Store.for_settings(Settings(os.environ)).write(api_key_file(EMULATOR_API_KEY), token)
 
@@ -84,12 +92,11 @@ def test_get_pyx_uri_answers_bearer_and_expires_a_minute_before_exp(
 ) -> None:
     answer = _bazel(workspace).call(f"{emulator.url}/simple/acme/main/")
     token = _jwt(answer.authorization)
-    assert emulator.verify(token) is not None
+    exp = _exp(emulator, token)
     assert list(answer.headers) == ["Authorization"]
     raw = json.loads(answer.stdout)
     assert STRICT_EXPIRES.match(raw["expires"]) and raw["expires"].endswith("Z")
-    exp = claims.expiry(token)
-    assert exp is not None and answer.expires is not None
+    assert answer.expires is not None
     assert answer.expires == dt.datetime.fromtimestamp(exp - 60, dt.UTC)
     assert answer.stdout.count("\n") == 1 and answer.stdout.endswith("}\n")
     assert answer.stderr == ""
@@ -128,7 +135,7 @@ def test_get_refreshes_a_token_with_less_than_the_margin_left(
     _seed_api_key_token(stale)
     token = _jwt(_bazel(workspace).call(f"{emulator.url}/simple/acme/main/").authorization)
     assert token != stale
-    assert (claims.expiry(token) or 0) - time.time() > 3000
+    assert _exp(emulator, token) - time.time() > 3000
     assert emulator.counts()["access-token"] == 1
 
 
@@ -143,7 +150,7 @@ def test_get_no_expires_leaves_it_out_and_hands_out_35_minute_tokens(
     old_bazel = _bazel(workspace, honour_expires=False)
     answer = old_bazel.get(f"{emulator.url}/simple/acme/main/")
     assert "expires" not in json.loads(answer.stdout)
-    left = (claims.expiry(_jwt(answer.authorization)) or 0) - time.time()
+    left = _exp(emulator, _jwt(answer.authorization)) - time.time()
     assert left >= 35 * 60  # still valid when Bazel's 30-minute cache entry runs out
     assert emulator.counts()["access-token"] == 1
     fresh = emulator.mint_access_token(subject="api-key", lifetime=50 * 60)
@@ -314,10 +321,12 @@ def test_get_request_variants_get_the_same_answer(
 def test_get_extra_arguments_do_not_break_it(
     run_pyx_auth: RunPyxAuth, monkeypatch: pytest.MonkeyPatch, emulator: PyxEmulator
 ) -> None:
-    monkeypatch.setenv("PYX_AUTH_TOKEN", emulator.mint_access_token())
+    token = emulator.mint_access_token()
+    monkeypatch.setenv("PYX_AUTH_TOKEN", token)
     result = run_pyx_auth("get", "--future-flag", input=gson_request("https://api.pyx.dev/"))
     assert result.returncode == 0, result.stderr
-    judge(result.returncode, result.stdout, result.stderr)
+    headers, _ = judge(result.returncode, result.stdout, result.stderr)
+    assert headers == {"Authorization": [f"Bearer {token}"]}
 
 
 def test_no_command_prints_usage_and_fails(run_pyx_auth: RunPyxAuth) -> None:
@@ -549,3 +558,53 @@ def test_config_bazelrc_follows_the_environment(
     assert "\ncommon --credential_helper=localhost" not in local
     bad = run_pyx_auth("config", "bazelrc", "--helper", "tools/helper")
     assert bad.returncode == 2 and "absolute path" in bad.stderr
+
+
+# -- what the cache hit must not skip ---------------------------------------------------------
+
+
+def test_get_with_a_deprecated_variable_warns_on_every_call_even_a_cache_hit(
+    pyx_env: dict[str, str],
+    emulator: PyxEmulator,
+    workspace: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``UV_API_KEY`` still works but says so each time, the cached answer included."""
+    monkeypatch.setenv("UV_API_KEY", EMULATOR_API_KEY)
+    client = _bazel(workspace)
+    first = client.call(f"{emulator.url}/simple/acme/main/")
+    hit = client.call(f"{emulator.url}/simple/acme/main/")
+    assert emulator.counts()["access-token"] == 1  # the second call was the cache hit
+    for answer in (first, hit):
+        assert emulator.verify(_jwt(answer.authorization)) is not None
+        warning = "pyx-auth: warning: UV_API_KEY is deprecated; set PYX_API_KEY instead\n"
+        assert answer.stderr == warning
+        assert EMULATOR_API_KEY not in answer.stderr
+
+
+def test_get_cache_hit_tries_uvs_credentials_lock_once_and_steps_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While uv holds its credentials lock, the cache hit does not wait for it: the full path
+    (which may wait, and explains a timeout) answers instead."""
+    folder = tmp_path / "uv-credentials"
+    folder.mkdir()
+    (folder / "credentials.toml").write_text(
+        '[[credential]]\nservice = "https://a.example"\nusername = "u"\npassword = "p"\n'
+    )
+    environ = {
+        "HOME": str(tmp_path),
+        "UV_CREDENTIALS_DIR": str(folder),
+        "UV_LOCK_TIMEOUT": "20",
+        "PYX_AUTH_TIMEOUT": "20",
+    }
+    request = b'{"uri":"https://a.example/x"}'
+    assert answer_offline(request, environ) is not None  # unlocked: the cache hit answers
+    lock = os.open(folder / "credentials.toml.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        started = time.monotonic()
+        assert answer_offline(request, environ) is None
+        assert time.monotonic() - started < 5  # a wait would take the whole 20 s
+    finally:
+        os.close(lock)

@@ -160,6 +160,7 @@ def test_has_userinfo_only_in_the_authority(uri: str, expected: bool) -> None:
         ("b\u00fccher.example", "xn--bcher-kva.example"),
         ("", None),
         (".", None),
+        ("\u00e9" * 64 + ".example", None),  # a label longer than IDNA's 63: no ASCII form
     ],
 )
 def test_normalize_host(host: str, expected: str | None) -> None:
@@ -225,6 +226,8 @@ def test_percent_decode_is_unquote(text: str) -> None:
         ("https://api.pyx.dev", "https://api.pyx.dev/"),
         ("https://API.pyx.dev:443/", "https://api.pyx.dev/"),
         ("http://LOCALHOST:8000", "http://localhost:8000/"),
+        ("http://127.0.0.1:80/simple/", "http://127.0.0.1/simple"),
+        ("https://api.pyx.dev//", "https://api.pyx.dev/"),
         ("https://Example.COM:8443/prefix/", "https://example.com:8443/prefix"),
         ("https://u:p@example.com/a%20b?x=1", "https://example.com/a b?x=1"),
         ("ftp://example.com", None),
@@ -233,6 +236,46 @@ def test_percent_decode_is_unquote(text: str) -> None:
 )
 def test_canonical_url_matches_uv(url: str, expected: str | None) -> None:
     assert canonical_url(url) == expected
+
+
+def test_plain_http_on_port_443_of_a_cdn_host_gets_no_token() -> None:
+    """Port 443 alone is not https: the token would cross the network in clear text."""
+    assert is_pyx(parse_origin("https://files.astralhosted.com:443/x"), Settings(DEFAULTS))
+    assert not is_pyx(parse_origin("http://files.astralhosted.com:443/x"), Settings(DEFAULTS))
+    assert not is_pyx(parse_origin("http://pyx.dev:443/"), Settings(DEFAULTS))
+
+
+def test_a_two_label_api_host_trusts_no_top_level_domain() -> None:
+    """The parent of ``pyx.example`` would be the TLD ``example``: no parent is trusted."""
+    settings = Settings({"PYX_API_URL": "https://pyx.example"})
+    assert is_pyx(parse_origin("https://pyx.example/simple/"), settings)
+    assert not is_pyx(parse_origin("https://example/"), settings)
+
+
+def test_an_ipv4_api_host_trusts_no_parent_domain() -> None:
+    """``10.0.0.1`` has no parent domain; ``0.0.1`` is not a name under it."""
+    settings = Settings({"PYX_API_URL": "https://10.0.0.1"})
+    assert is_pyx(parse_origin("https://10.0.0.1/simple/"), settings)
+    assert not is_pyx(parse_origin("https://0.0.1/"), settings)
+
+
+def test_ports_up_to_65535_are_ports_and_larger_ones_no_uri() -> None:
+    highest = split_uri("https://a.example:65535/")
+    assert highest is not None and highest.port == 65535
+    assert split_uri("https://a.example:65536/") is None
+
+
+def test_schemes_with_digits_and_signs_after_the_first_letter_are_schemes() -> None:
+    """Bazel fetches ``s3://`` and ``git+https://`` URIs too; they are URIs, not pyx ones."""
+    for uri, scheme in (("s3://bucket/key", "s3"), ("git+https://host/r", "git+https")):
+        parts = split_uri(uri)
+        assert parts is not None and parts.scheme == scheme and parts.host is not None
+    assert split_uri("3s://bucket/key") is None
+
+
+def test_only_spaces_and_control_characters_around_a_uri_are_ignored() -> None:
+    padded = split_uri(" \t https://a.example/x! \n")
+    assert padded is not None and padded.host == "a.example" and padded.path == "/x!"
 
 
 # -- settings that would give tokens to hosts nobody controls ------------------------------------

@@ -372,3 +372,26 @@ def test_client_caches_per_uri_until_expires_or_30_minutes(tmp_path: Path) -> No
     old_bazel.get("https://a.example/", now=1799)
     old_bazel.get("https://a.example/", now=1800)
     assert old_bazel.calls == 2
+
+
+def test_a_request_of_exactly_64_kib_is_read_and_one_byte_more_is_refused() -> None:
+    """The limit is 64 KiB inclusive: a long but legal URI of exactly that size still works."""
+    frame = b'{"uri":"https://api.pyx.dev/"}'
+    padded = frame[:-2] + b"a" * (MAX_REQUEST_BYTES - len(frame)) + frame[-2:]
+    assert len(padded) == MAX_REQUEST_BYTES == 64 * 1024
+    assert parse_request(padded).text.startswith("https://api.pyx.dev/aaa")
+    with pytest.raises(UsageError, match="larger than 64 KiB"):
+        parse_request(padded[:-2] + b'a"}')
+
+
+def test_expires_is_at_most_a_year_ahead_even_for_a_longer_token() -> None:
+    """Bazel keeps an answer until ``expires``: never longer than 365 days from now."""
+    now = 1_800_000_000
+    answer = json.loads(bearer_answer("tok", now + 10 * 365 * 86400, with_expires=True, now=now))
+    assert answer["expires"] == format_expires(now + 365 * 86400)
+    assert answer["expires"] == "2028-01-15T08:00:00Z"
+
+
+def test_printable_ascii_in_a_uri_is_accepted_from_the_exclamation_mark_on() -> None:
+    assert is_absolute_uri("https://a.example/!")
+    assert not is_absolute_uri("https://a.example/ ")

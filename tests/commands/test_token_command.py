@@ -128,6 +128,23 @@ def test_token_output_to_a_full_device_is_a_one_line_error_and_keeps_it(
     assert stat.S_ISCHR(full.lstat().st_mode)
 
 
+def test_token_output_to_a_device_without_a_driver_is_a_one_line_error(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A device node whose driver is absent (major 240, reserved for local use) cannot be
+    opened: one line naming it, and the node is left as it was."""
+    if os.geteuid() != 0:
+        pytest.skip("creating a device node needs root")
+    nowhere = tmp_path / "nowhere"
+    os.mknod(nowhere, 0o666 | stat.S_IFCHR, os.makedev(240, 0))
+    result = run_pyx_auth("token", "--output", str(nowhere))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"pyx-auth: cannot write the token to {nowhere}: No such device or address\n"
+    )
+    assert stat.S_ISCHR(nowhere.lstat().st_mode)
+
+
 def test_token_output_to_dev_stdout_reaches_stdout(
     run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
@@ -190,6 +207,26 @@ def test_token_output_refuses_another_users_link_in_a_shared_folder(
     assert result.returncode == 2
     assert result.stderr.startswith(f"pyx-auth: --output {link} is a symbolic link owned by")
     assert victim.read_text() == "precious" and link.is_symlink()
+
+
+def test_token_output_follows_another_users_link_in_a_sticky_folder_only_we_can_write(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The kernel's rule is for sticky *and* world-writable folders: nobody else could have
+    planted a link in a sticky folder only its owner writes, so it is followed."""
+    if os.geteuid() != 0:
+        pytest.skip("giving a link to another user needs root")
+    private = tmp_path / "private"
+    private.mkdir()
+    private.chmod(0o1755)
+    target = tmp_path / "target"
+    target.write_text("old")
+    link = private / "token"
+    link.symlink_to(target)
+    os.lchown(link, 54321, 54321)
+    result = run_pyx_auth("token", "--output", str(link))
+    assert result.returncode == 0, result.stderr
+    assert emulator.verify(target.read_text()) is not None and link.is_symlink()
 
 
 def test_token_output_to_a_folder_is_a_one_line_error(
@@ -418,3 +455,15 @@ def test_token_min_ttl_replaces_a_cached_token_that_would_expire_sooner(
     assert long["token"] != short
     assert long["expires_at"] - time.time() > 30 * 60
     assert emulator.counts()["access-token"] == 2
+
+
+def test_token_format_netrc_refuses_a_host_with_a_comment_sign(
+    run_pyx_auth: RunPyxAuth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``#`` starts a comment in netrc: the line would lose its password, or worse, its host."""
+    monkeypatch.setenv("PYX_AUTH_TOKEN", "tok")
+    monkeypatch.setenv("PYX_CDN_DOMAIN", "a#b.example")
+    result = run_pyx_auth("token", "--format", "netrc")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "'a#b.example', which cannot be written to a netrc file" in result.stderr
+    assert result.stderr.count("\n") == 1

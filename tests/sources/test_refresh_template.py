@@ -11,9 +11,18 @@ import fcntl
 import json
 import os
 import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
 
 from conftest import RunPyxAuth, pyx_auth_argv, run_concurrently, start_pyx_auth, write_uv_login
 from pyx_auth.emulator import PyxEmulator
+from pyx_auth.errors import NetworkError, StoreError
+from pyx_auth.settings import REFRESH_MARGIN, Settings
+from pyx_auth.sources.base import Lookup, StoredToken, Token
 
 
 def _uv_token(uv: str) -> subprocess.CompletedProcess[str]:
@@ -125,3 +134,126 @@ def test_sixteen_callers_with_tokens_shorter_than_the_margin_refresh_at_most_twi
     assert [r.returncode for r in results] == [0] * 16, [r.stderr for r in results if r.stderr]
     assert all(emulator.verify(r.stdout.strip()) is not None for r in results)
     assert 1 <= emulator.counts()["refresh"] <= 2
+
+
+# -- the time budget: lock wait, then a request only with the time kept for it --------------
+
+
+class _CountingSource(StoredToken):
+    """A stand-in pyx source with nothing cached: the template around ``fetch`` is what is
+    under test here, so ``fetch`` only counts its calls."""
+
+    def __init__(self, lookup: Lookup) -> None:
+        super().__init__(lookup, "fake.json")
+        self.fetches = 0
+
+    def read(self) -> Token | None:
+        return None
+
+    def fetch(self, deadline: float) -> Token:
+        self.fetches += 1
+        return Token("fetched", "fake", expires=int(time.time()) + 3600)
+
+    def describe(self) -> str:
+        return "fake source"
+
+
+def _source(tmp_path: Path) -> _CountingSource:
+    settings = Settings({"PYX_CREDENTIALS_DIR": str(tmp_path / "s"), "PYX_AUTH_TIMEOUT": "10"})
+    return _CountingSource(Lookup(settings))
+
+
+def test_a_refresh_is_not_started_without_the_time_kept_for_the_request(tmp_path: Path) -> None:
+    """Half a second left of the budget is too little for a request: a refresh cut short could
+    spend a single-use refresh token and lose its successor, so none is started."""
+    source = _source(tmp_path)
+    with pytest.raises(NetworkError, match="time budget"):
+        source.renew(REFRESH_MARGIN, time.monotonic() + 0.5, None)
+    assert source.fetches == 0
+    assert source.renew(REFRESH_MARGIN, time.monotonic() + 9, None).value == "fetched"
+
+
+def test_the_lock_wait_ends_in_time_to_keep_the_request_budget(tmp_path: Path) -> None:
+    """uv's lock wait is 300 s by default; under a 4 s deadline pyx-auth gives up on a holder
+    that keeps the lock with the request's share (2 s) of the budget still left."""
+    source = _source(tmp_path)
+    source.store.ensure_directory()
+    holder = os.open(source.store.path("fake.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    done = threading.Event()
+
+    def let_go() -> None:
+        done.wait(8)  # after the deadline at the latest, so a wrong wait cannot hang
+        fcntl.flock(holder, fcntl.LOCK_UN)
+
+    release = threading.Thread(target=let_go)
+    release.start()
+    try:
+        started = time.monotonic()
+        deadline = started + 4
+        with pytest.raises(StoreError, match="held"):
+            source.renew(REFRESH_MARGIN, deadline, None)
+        assert deadline - time.monotonic() >= 1.0  # time left for a request
+        assert time.monotonic() - started >= 1.5  # and it did wait for the holder first
+        assert source.fetches == 0
+    finally:
+        done.set()
+        release.join()
+        os.close(holder)
+
+
+# -- the single-use refresh token ---------------------------------------------------------------
+
+
+def test_the_refresh_token_is_read_after_the_lock_so_a_rotated_one_is_used(
+    emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    """While pyx-auth waits for the lock, uv refreshes: the refresh token pyx-auth saw first
+    is spent. Read under the lock, the rotated one is used, and the login survives."""
+    _, first = emulator.issue_tokens()
+    tokens = write_uv_login(emulator.mint_access_token(lifetime=60), first)
+    lock = os.open(tokens.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    with subprocess.Popen(
+        [*pyx_auth_argv(), "token"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYX_AUTH_DEBUG": "1", "PYX_AUTH_TIMEOUT": "30"},
+    ) as process:
+        assert process.stderr is not None
+        for line in process.stderr:  # it has read the stale pair and gone for the lock
+            if "cache miss" in line:
+                break
+        # uv's refresh, as uv sends it, while it holds the lock: `first` is spent now
+        answer = httpx.post(f"{emulator.url}/auth/cli/refresh", json={"refresh_token": first})
+        rotated = answer.json()["refresh_token"]
+        expired = emulator.mint_access_token(lifetime=-10)
+        tokens.write_text(json.dumps({"access_token": expired, "refresh_token": rotated}))
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        os.close(lock)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert emulator.verify(out.strip()) is not None
+    assert emulator.rejected_refresh_tokens == 0
+    assert json.loads(tokens.read_text())["refresh_token"] not in (first, rotated)
+
+
+def test_the_rotated_pair_is_saved_even_when_the_new_token_is_too_short(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    """pyx rotated the refresh token; its 10-minute access token misses ``--min-ttl 30m``.
+    The command fails, but the new pair is on disk: the old refresh token is spent."""
+    _, refresh = emulator.issue_tokens()
+    tokens = write_uv_login(emulator.mint_access_token(lifetime=60), refresh)
+    emulator.token_lifetime = 10 * 60
+    result = run_pyx_auth("token", "--min-ttl", "30m")
+    assert result.returncode == 2 and result.stdout == ""
+    saved = json.loads(tokens.read_text())
+    assert saved["refresh_token"] != refresh
+    assert emulator.verify(saved["access_token"]) is not None
+    again = run_pyx_auth("token")  # the usual 5-minute margin: the saved token serves
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == saved["access_token"]
+    assert emulator.counts()["refresh"] == 1

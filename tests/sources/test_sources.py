@@ -237,3 +237,24 @@ def test_login_access_token_that_cannot_be_a_header_is_refreshed(
     assert result.returncode == 0, result.stderr
     assert emulator.verify(result.stdout.strip()) is not None
     assert emulator.counts()["refresh"] == 1
+
+
+def test_a_login_token_without_exp_is_refreshed_not_trusted_forever(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    """A token whose lifetime cannot be read is stale, as in uv: it is refreshed."""
+    _, refresh = emulator.issue_tokens()
+    write_uv_login("opaque-token-without-exp", refresh)
+    result = run_pyx_auth("token")
+    assert result.returncode == 0, result.stderr
+    assert emulator.verify(result.stdout.strip()) is not None
+    assert emulator.counts()["refresh"] == 1
+
+
+def test_a_login_with_an_empty_refresh_token_asks_to_log_in_without_a_request(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    write_uv_login(emulator.mint_access_token(lifetime=-10), "")
+    result = run_pyx_auth("token")
+    _assert_one_line_error(result, "pyx-auth login")
+    assert emulator.counts()["refresh"] == 0

@@ -1,0 +1,365 @@
+"""Mutation testing of the security and storage core with cosmic-ray (``scripts/mutation.sh``).
+
+Each module is mutated in its own copy of the tree, never in the working tree, so an
+interrupted run leaves no mutant behind and two modules can run side by side. The copy is put
+first on ``PYTHONPATH``, which the ``pyx-auth`` subprocesses the tests spawn inherit: they run
+the mutant too. Each mutant runs against the test files that cover its module only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import concurrent.futures
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "helper/pyx_auth"
+ALLOW_LIST = ROOT / "scripts" / "mutation-allow.txt"
+PYTEST = "-m pytest -x -q -p no:cacheprovider -o addopts= --timeout=60"
+
+# module (relative to helper/pyx_auth) -> the test files that state its guarantees
+MODULES: dict[str, tuple[str, ...]] = {
+    "hosts.py": ("tests/test_hosts.py",),
+    "protocol.py": ("tests/test_protocol.py",),
+    "credential_helper.py": ("tests/test_credential_helper.py",),
+    "store.py": ("tests/test_store.py",),
+    "locking.py": ("tests/test_store.py", "tests/test_uv_credentials.py"),
+    "api.py": ("tests/test_api.py",),
+    "http_boundary.py": ("tests/test_api.py",),
+    "token_output.py": ("tests/commands/test_token_command.py",),
+    "sources/__init__.py": ("tests/sources",),
+    "sources/base.py": ("tests/sources",),
+    "sources/oauth_store.py": ("tests/sources",),
+    "sources/api_key.py": ("tests/sources", "tests/test_api.py"),
+    "sources/env_token.py": ("tests/sources",),
+    "sources/keyring_key.py": ("tests/sources",),
+    "sources/trusted_access.py": ("tests/sources",),
+    # the snapshot writer: the stub's in-process cases, not its 64-way race (minutes per run)
+    "snapshot.py": (
+        "tests/test_stub_fast_path.py",
+        "-k",
+        "no_snapshot or failed_snapshot_write or logout_removes or same_variables",
+    ),
+    # the keyring backend: its host decision only (see DEFINITIONS)
+    "keyring_backend.py": (
+        "tests/test_keyring_backend.py",
+        "-k",
+        "backend_answers or other_services or storing_a_pyx or prints_the_token_only",
+    ),
+}
+
+# modules mutated only in these functions: the rest is covered elsewhere or is I/O glue
+DEFINITIONS: dict[str, frozenset[str]] = {
+    "keyring_backend.py": frozenset({"service_url", "pyx_request", "_is_pyx_service"}),
+}
+
+# One mutant per site and kind, not every operator pair: the boundary (< to <=), the
+# negation (== to !=, is to is not, AddNot), the arithmetic swap (+ to -). The other pairs
+# mostly repeat what these catch and would take the run far past its 30 minutes.
+KEPT_PAIRS = {
+    "ReplaceComparisonOperator": {
+        ("Eq", "NotEq"),
+        ("NotEq", "Eq"),
+        ("Lt", "LtE"),
+        ("LtE", "Lt"),
+        ("Gt", "GtE"),
+        ("GtE", "Gt"),
+        ("Is", "IsNot"),
+        ("IsNot", "Is"),
+        ("In", "NotIn"),
+        ("NotIn", "In"),
+    },
+    "ReplaceBinaryOperator": {
+        ("Add", "Sub"),
+        ("Sub", "Add"),
+        ("Mul", "Div"),
+        ("Div", "Mul"),
+        ("FloorDiv", "Mul"),
+        ("Mod", "FloorDiv"),
+        ("BitOr", "BitAnd"),
+        ("BitAnd", "BitOr"),
+        ("LShift", "RShift"),
+    },
+    "ReplaceUnaryOperator": {("Delete", "Not"), ("Delete", "USub"), ("USub", "UAdd")},
+}
+
+
+TYPING_ONLY = frozenset({"TYPE_CHECKING = False", "if TYPE_CHECKING:"})
+"""Imports for the type checker only: running them changes no behaviour, only the start-up
+cost, which tests/test_imports.py pins for the fast path (not among a module's own tests)."""
+
+
+@dataclass
+class Score:
+    """One module's outcome."""
+
+    module: str
+    killed: int = 0
+    survived: list[str] = field(default_factory=list)
+    allowed: int = 0
+    timeout: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    error: str = ""
+
+    @property
+    def percent(self) -> float:
+        total = self.killed + len(self.survived) + self.timeout
+        return 100.0 * (self.killed + self.timeout) / total if total else 100.0
+
+
+def load_allow_list() -> set[tuple[str, str, str]]:
+    """(path, operator, code line) triples reviewed as equivalent mutants."""
+    entries: set[tuple[str, str, str]] = set()
+    for raw in ALLOW_LIST.read_text().splitlines() if ALLOW_LIST.exists() else []:
+        if not raw.strip() or raw.startswith("#"):
+            continue
+        parts = raw.split(" | ")
+        if len(parts) < 4 or not parts[-1].strip():
+            sys.exit(f"mutation: allow-list line without path | operator | code | reason: {raw}")
+        entries.add((parts[0].strip(), parts[1].strip(), " | ".join(parts[2:-1]).strip()))
+    return entries
+
+
+def annotation_lines(source: str) -> set[tuple[int, int, int, int]]:
+    """Spans of type annotations: a mutant there (``str | None`` to ``str & None``) changes
+    nothing at run time under ``from __future__ import annotations``."""
+    spans: set[tuple[int, int, int, int]] = set()
+    for node in ast.walk(ast.parse(source)):
+        notes: list[ast.expr | None] = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            notes.append(node.returns)
+        elif isinstance(node, ast.arg | ast.AnnAssign):
+            notes.append(node.annotation)
+        for note in notes:
+            if note is not None and note.end_lineno is not None and note.end_col_offset:
+                spans.add((note.lineno, note.col_offset, note.end_lineno, note.end_col_offset))
+    return spans
+
+
+def operator_spans(source: str) -> set[tuple[int, int, int, int]]:
+    """Spans of binary operations: cosmic-ray also "mutates" the ``*`` of a signature's
+    keyword-only marker, which is no operator (``/`` there changes no call site)."""
+    return {
+        (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.BinOp | ast.AugAssign)
+        and node.end_lineno is not None
+        and node.end_col_offset is not None
+    }
+
+
+def inside(pos: tuple[int, int], spans: set[tuple[int, int, int, int]]) -> bool:
+    return any((a, b) <= pos <= (c, d) for a, b, c, d in spans)
+
+
+def kept(operator: str) -> bool:
+    """Whether the operator is in the reduced set (see KEPT_PAIRS)."""
+    name = operator.removeprefix("core/")
+    family, _, pair = name.partition("_")
+    if family not in KEPT_PAIRS:
+        return True
+    first, _, second = pair.partition("_")
+    return (first, second) in KEPT_PAIRS[family]
+
+
+def copy_tree(target: Path) -> None:
+    """The tracked and new files of the working tree, without .venv or caches."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listed:
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+
+
+def select_mutants(session: Path, module: str, score: Score) -> None:
+    """Mark as skipped what is not run: mutants outside the reduced set, in annotations, on
+    a signature's ``*``, outside the module's chosen functions, and the allow-listed ones."""
+    from cosmic_ray.work_db import WorkDB, use_db  # type: ignore[import-untyped,unused-ignore]
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult  # type: ignore[import-untyped,unused-ignore]
+
+    path = f"{PACKAGE}/{module}"
+    source = (session.parent / path).read_text()
+    source_lines = source.splitlines()
+    spans, operations = annotation_lines(source), operator_spans(source)
+    allowed = load_allow_list()
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item in list(db.pending_work_items):
+            mutation = item.mutations[0]
+            line = source_lines[mutation.start_pos[0] - 1].strip()
+            no_operator = "BinaryOperator" in mutation.operator_name and not inside(
+                mutation.start_pos, operations
+            )
+            elsewhere = (
+                module in DEFINITIONS and mutation.definition_name not in DEFINITIONS[module]
+            )
+            if (path, mutation.operator_name, line) in allowed:
+                score.allowed += 1
+                reason = "allow-listed"
+            elif (
+                line in TYPING_ONLY
+                or not kept(mutation.operator_name)
+                or inside(mutation.start_pos, spans)
+                or no_operator
+                or elsewhere
+            ):
+                score.skipped += 1
+                reason = (
+                    "typing only, not in the reduced set, an annotation, no operator, elsewhere"
+                )
+            else:
+                continue
+            db.set_result(
+                item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=reason)
+            )
+
+
+def run_module(module: str, timeout: float, workdir: Path) -> Score:
+    """Mutate one module in a private copy and run its tests against each mutant."""
+    from cosmic_ray.work_db import WorkDB, use_db  # type: ignore[import-untyped,unused-ignore]
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome  # type: ignore[import-untyped,unused-ignore]
+
+    started = time.monotonic()
+    score = Score(module)
+    tree = workdir / module.replace("/", "_").removesuffix(".py")
+    tree.mkdir(parents=True)
+    copy_tree(tree)
+    path = f"{PACKAGE}/{module}"
+    tests = shlex.join(MODULES[module])
+    python = sys.executable
+    config = tree / "cosmic-ray.toml"
+    config.write_text(
+        "[cosmic-ray]\n"
+        f'module-path = "{path}"\n'
+        f"timeout = {timeout}\n"
+        "excluded-modules = []\n"
+        f"test-command = {json.dumps(f'{python} {PYTEST} {tests}')}\n"
+        '[cosmic-ray.distributor]\nname = "local"\n'
+    )
+    environ = {
+        **os.environ,
+        "PYTHONPATH": str(tree / "helper"),
+        "PYTHONDONTWRITEBYTECODE": "1",  # a restored file must never run a mutant's .pyc
+    }
+    baseline = subprocess.run(
+        [python, *PYTEST.split(), *MODULES[module]],
+        cwd=tree,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if baseline.returncode != 0:
+        score.error = "tests fail without a mutant:\n" + baseline.stdout[-2000:]
+        return score
+    session = tree / "session.sqlite"
+    cosmic = [python, "-m", "cosmic_ray.cli"]
+    subprocess.run(
+        [*cosmic, "init", str(config), str(session)],
+        cwd=tree,
+        env=environ,
+        check=True,
+        capture_output=True,
+    )
+    source_lines = (tree / path).read_text().splitlines()
+    select_mutants(session, module, score)
+    subprocess.run(
+        [*cosmic, "exec", str(config), str(session)],
+        cwd=tree,
+        env=environ,
+        check=True,
+        capture_output=True,
+    )
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        items = {item.job_id: item for item in db.work_items}
+        for job_id, result in db.results:
+            if result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
+            mutation = items[job_id].mutations[0]
+            if result.test_outcome == TestOutcome.KILLED and result.output == "timeout":
+                score.timeout += 1  # cosmic-ray counts a timeout as killed; it is shown apart
+            elif result.test_outcome == TestOutcome.KILLED:
+                score.killed += 1
+            else:
+                row = mutation.start_pos[0]
+                score.survived.append(
+                    f"{path}:{row} {mutation.operator_name} "
+                    f"(occurrence {mutation.occurrence}): {source_lines[row - 1].strip()}"
+                )
+    score.seconds = time.monotonic() - started
+    return score
+
+
+def run_safely(module: str, timeout: float, workdir: Path) -> Score:
+    """``run_module``, with a failure of the tooling reported as that module's error."""
+    try:
+        return run_module(module, timeout, workdir)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        return Score(module, error=f"the run failed: {exc}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help=f"paths under {PACKAGE}; all by default")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        choices=(1, 2),
+        help="modules run side by side (at most 2 on a shared machine)",
+    )
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per mutant")
+    parser.add_argument("--keep", action="store_true", help="keep the mutated copies")
+    arguments = parser.parse_args()
+    modules = arguments.modules or list(MODULES)
+    unknown = [name for name in modules if name not in MODULES]
+    if unknown:
+        parser.error(f"not a core module: {', '.join(unknown)} (known: {', '.join(MODULES)})")
+    workdir = Path(tempfile.mkdtemp(prefix="pyx-auth-mutation-"))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(arguments.jobs) as pool:
+            scores = list(
+                pool.map(lambda name: run_safely(name, arguments.timeout, workdir), modules)
+            )
+    finally:
+        if not arguments.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(
+        f"{'module':28} {'score':>6} {'killed':>6} {'survived':>8} {'allowed':>7} "
+        f"{'timeout':>7} {'seconds':>7}"
+    )
+    for score in scores:
+        print(
+            f"{score.module:28} {score.percent:5.1f}% {score.killed:6} "
+            f"{len(score.survived):8} {score.allowed:7} {score.timeout:7} {score.seconds:7.0f}"
+        )
+    failed = False
+    for score in scores:
+        if score.error:
+            print(f"\n{score.module}: {score.error}")
+            failed = True
+        for survivor in score.survived:
+            print(f"survived {survivor}")
+        failed = failed or score.percent < 90.0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
