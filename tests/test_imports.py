@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(
     FROZEN_BIN is not None, reason="checks the Python package; a frozen binary has no importtime"
 )
 
-NEVER_ON_THE_HIT_PATH = ("httpx", "jwt", "keyring", "cryptography", "argparse")
+NEVER_ON_THE_HIT_PATH = ("httpx", "jwt", "keyring", "cryptography", "argparse", "publicsuffixlist")
 NOT_ON_THE_STUB_PATH = (
     *NEVER_ON_THE_HIT_PATH,
     "re",
@@ -104,3 +104,24 @@ def test_cache_hit_through_the_console_script_imports_no_heavy_module(
     modules = _cache_hit(argv, emulator, hit_env)
     assert "pyx_auth.credential_helper" in modules
     assert _offenders(modules, NEVER_ON_THE_HIT_PATH) == [], "\n".join(modules)
+
+
+def test_cache_hit_for_the_default_api_loads_no_public_suffix_list(tmp_path: Path) -> None:
+    """pyx's own API, a ready token: the hit (and the snapshot it writes for the Bazel stub,
+    which lists the parent domain ``pyx.dev``) needs no Public Suffix List (~100 ms)."""
+    token = PyxEmulator().mint_access_token()  # a signed JWT; no server needed
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYX_AUTH_TOKEN": token,
+        "PYX_CREDENTIALS_DIR": str(tmp_path / "credentials"),
+    }
+    entry = Path(pyx_auth.__file__).with_name("bazel_entry.py")
+    argv = [sys.executable, "-X", "importtime", "-I", "-S", str(entry), "get"]
+    request = gson_request("https://api.pyx.dev/simple/acme/main/")
+    for _ in range(2):  # the first writes the snapshot, the second finds it current
+        hit = subprocess.run(argv, input=request, capture_output=True, env=env, check=True)
+        assert f"Bearer {token}".encode() in hit.stdout
+        modules = _imported(hit.stderr.decode())
+        assert "pyx_auth.snapshot" in modules  # the snapshot writer ran
+        assert _offenders(modules, NOT_ON_THE_STUB_PATH) == [], "\n".join(modules)

@@ -221,6 +221,8 @@ def is_public_suffix(domain: str) -> bool:
     at run time); loading it takes tens of ms, so only non-default settings ask.
     """
     global _PSL  # noqa: PLW0603 - parsed once per process, and only when needed
+    if domain == DEFAULT_API_PARENT:  # the default settings' one case: no list loaded
+        return False
     if _PSL is None:
         from publicsuffixlist import PublicSuffixList
 
@@ -229,6 +231,10 @@ def is_public_suffix(domain: str) -> bool:
 
 
 _PSL: Any = None
+DEFAULT_API_PARENT = "pyx.dev"
+"""The parent domain of the default API host, ``api.pyx.dev``: a registrable domain, known
+without the list, so the default Bazel cache hit (which lists its hosts for the stub's
+snapshot) stays standard-library only."""
 
 
 def parent_domain(host: str) -> str | None:
