@@ -574,7 +574,7 @@ def test_a_failed_snapshot_write_changes_nothing(tmp_path: Path) -> None:
     failed = _pyx_auth_get(HIT, blocked)
     assert (failed.stdout, failed.returncode) == (fine.stdout, 0)
     lines = failed.stderr.decode().splitlines()
-    assert "pyx-auth: debug: Bazel snapshot not written (NotADirectoryError)" in lines
+    assert "pyx-auth: debug: Bazel snapshot not written (StoreError)" in lines
     assert all(line.startswith("pyx-auth: debug: ") for line in lines)
 
 

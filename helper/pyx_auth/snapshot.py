@@ -25,9 +25,9 @@ builtins; whatever it cannot check, it defers to Python for. One line each::
 ``<root>`` is ``$PYX_CREDENTIALS_DIR``, else ``$XDG_DATA_HOME/pyx/credentials`` (if absolute),
 else ``$HOME/.local/share/pyx/credentials``: the stub computes it from the environment alone,
 and the last API written wins. A file content, not a time stamp, identifies a store file,
-because a rotation within one clock tick keeps the mtime. Standard library ``os`` only, no
-fsync (a torn file lacks ``end``), and nothing is rewritten when the same snapshot is there:
-this runs on Python's cache hit. Failing to write is never an error of ``get``.
+because a rotation within one clock tick keeps the mtime. Nothing is rewritten when the same
+snapshot is there (this runs on Python's cache hit); a new one is written with the store's
+``atomic_write``. Failing to write is never an error of ``get``.
 """
 
 from __future__ import annotations
@@ -35,9 +35,17 @@ from __future__ import annotations
 import os
 
 from pyx_auth import settings as names
+from pyx_auth.file_checks import open_regular
 from pyx_auth.hosts import Origin, is_pyx_origin, parent_domain
 from pyx_auth.protocol import bearer_answer
-from pyx_auth.store import TOKENS_FILE, Store, api_key_file, store_directory, uv_state_dir
+from pyx_auth.store import (
+    TOKENS_FILE,
+    Store,
+    api_key_file,
+    atomic_write,
+    store_directory,
+    uv_state_dir,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -201,11 +209,8 @@ def offer(settings: Settings, token: Token, margin: float, text: str) -> None:
 
 def _write(path: str, data: bytes) -> None:
     """Atomically replace ``path`` (0600, in a 0700 folder) unless it already holds ``data``."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        pass
-    else:
+    fd = open_regular(path, os.O_RDONLY)  # never a link, never a hang on a planted FIFO
+    if fd is not None:
         try:
             info = os.fstat(fd)
             same = (
@@ -217,21 +222,8 @@ def _write(path: str, data: bytes) -> None:
             os.close(fd)
         if same:
             return
-    folder = os.path.dirname(path)
-    Store(folder).ensure_directory()
-    tmp = f"{folder}/.{FILE_NAME}.{os.getpid()}.{id(data)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.close(fd)
-        fd = -1
-        os.replace(tmp, path)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        os.unlink(tmp)
-        raise
+    Store(os.path.dirname(path)).ensure_directory()
+    atomic_write(path, data)
 
 
 def forget(environ: Mapping[str, str]) -> None:
