@@ -473,3 +473,28 @@ def test_a_server_that_does_not_answer_in_time_is_a_network_error_not_pyxs_failu
     with PyxClient(Settings(os.environ), time.monotonic() + 1) as client, late as caught:
         client.exchange_api_key(EMULATOR_API_KEY, "the key")
     assert not isinstance(caught.value, ServiceError)
+
+
+@pytest.mark.parametrize("status", [401, 429, 500])
+def test_a_server_that_echoes_the_api_key_never_gets_it_printed(
+    status: int, run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
+) -> None:
+    echo = {"title": f"bad key {EMULATOR_API_KEY}", "detail": f"you sent {EMULATOR_API_KEY}!"}
+    emulator.fail_next("access-token", status=status, body=json.dumps(echo).encode(), times=3)
+    result = run_pyx_auth("token", env={**api_key_env, "PYX_AUTH_DEBUG": "1"})
+    assert result.returncode == 2
+    assert EMULATOR_API_KEY not in result.stderr + result.stdout
+    assert f"HTTP {status}: bad key [redacted]: you sent [redacted]!" in result.stderr
+
+
+def test_a_server_that_echoes_the_refresh_token_never_gets_it_printed(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    _, refresh = emulator.issue_tokens()
+    write_uv_login(emulator.mint_access_token(lifetime=10), refresh)
+    echo = {"title": "Unauthorized", "detail": f"refresh token {refresh} is not valid"}
+    emulator.fail_next("refresh", status=401, body=json.dumps(echo).encode())
+    result = run_pyx_auth("token")
+    assert result.returncode == 2
+    assert refresh not in result.stderr + result.stdout
+    assert "HTTP 401: Unauthorized: refresh token [redacted] is not valid" in result.stderr

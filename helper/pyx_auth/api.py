@@ -30,8 +30,14 @@ BACKOFF = 0.25
 MAX_DETAIL = 200
 
 
-def _problem_summary(response: httpx.Response) -> str:
-    """The RFC 9457 ``title``/``detail`` of an error answer, one short line, or ''."""
+REDACTED = "[redacted]"
+
+
+def _problem_summary(response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
+    """The RFC 9457 ``title``/``detail`` of an error answer, one short line, or ''.
+
+    A server may echo what it was sent: every presented secret is cut out before quoting.
+    """
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -39,13 +45,19 @@ def _problem_summary(response: httpx.Response) -> str:
     if not isinstance(body, dict):
         return ""
     parts = [str(body[key]) for key in ("title", "detail") if isinstance(body.get(key), str)]
-    text = " ".join(": ".join(parts).split())
+    text = ": ".join(parts)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    text = " ".join(text.split())
     return f": {text[:MAX_DETAIL]}" if text else ""
 
 
-def _status_error(response: httpx.Response, call: Call, hint: str) -> PyxAuthError:
+def _status_error(
+    response: httpx.Response, call: Call, hint: str, secrets: tuple[str, ...]
+) -> PyxAuthError:
     """The error for a status pyx-auth does not accept: 401/403, other 4xx, 5xx."""
-    status, summary, label = response.status_code, _problem_summary(response), call.label
+    status, summary, label = response.status_code, _problem_summary(response, secrets), call.label
     if status in (401, 403):
         return CredentialRejectedError(
             f"{label}{call.credential} was rejected by {call.url} (HTTP {status}{summary}){hint}"
@@ -93,12 +105,14 @@ class PyxClient:
         content: bytes | None = None,
         accept_statuses: tuple[int, ...] = (),
         label: str = "",
+        secrets: tuple[str, ...] = (),
     ) -> httpx.Response:
         """Send one request with retries; raise a ``PyxAuthError`` for anything but success.
 
         ``credential`` names what authenticates the request ("the API key in PYX_API_KEY")
         and ``hint`` says what to do, for the message a 401/403 produces. Statuses in
-        ``accept_statuses`` are returned. ``label`` starts every message.
+        ``accept_statuses`` are returned. ``label`` starts every message. ``secrets`` are the
+        values the request presents (key, refresh token, OIDC token): never quoted back.
         """
         url = self.settings.endpoint(path)
         call = Call(
@@ -128,7 +142,7 @@ class PyxClient:
             if status >= 500 and retry and self._backoff(delay):
                 delay *= 2
                 continue
-            raise _status_error(response, call, hint)
+            raise _status_error(response, call, hint, secrets)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _backoff(self, delay: float) -> bool:
@@ -163,6 +177,7 @@ class PyxClient:
             credential=credential,
             hint="; check the key, or create a new one in pyx",
             headers={"Authorization": f"Bearer {api_key}"},
+            secrets=(api_key,),
         )
         return self.token_field(self.json_object(response), "access_token", response.request.url)
 
@@ -180,6 +195,7 @@ class PyxClient:
             hint="; the login has expired or was revoked: run `pyx-auth login`",
             headers={"Content-Type": "application/json"},
             content=json.dumps({"refresh_token": refresh_token}).encode(),
+            secrets=(refresh_token,),
         )
         body = self.json_object(response)
         rotated = self.token_field(body, "refresh_token", response.request.url)
@@ -204,20 +220,22 @@ class PyxClient:
             credential=f"the OIDC token for workspace {workspace}",
             headers={"Content-Type": "application/json"},
             content=json.dumps({"token": oidc_token}).encode(),
+            secrets=(oidc_token,),
             accept_statuses=(401, 403, 404),
             label=label,
         )
         status, url = response.status_code, response.request.url
+        summary = _problem_summary(response, (oidc_token,))
         if status in (401, 403):
             raise CredentialRejectedError(
                 f"pyx refused the OIDC token for workspace {workspace} (HTTP {status}"
-                f"{_problem_summary(response)}); the token presented {presented}; make an"
+                f"{summary}); the token presented {presented}; make an"
                 " accessor's Repository or Subject pattern match these claims (pyx: Team >"
                 " Trusted Access)"
             )
         if status == 404:
             raise ServiceError(
-                f"{url} was not found (HTTP 404{_problem_summary(response)}); check the"
+                f"{url} was not found (HTTP 404{summary}); check the"
                 " workspace name, PYX_API_URL and PYX_TRUSTED_ACCESS_PATH"
             )
         body = self.json_object(response)
@@ -254,6 +272,7 @@ class PyxClient:
             "auth/cli/logout",
             credential="the login's access token",
             headers={"Authorization": f"Bearer {access_token}"},
+            secrets=(access_token,),
             accept_statuses=(401,),
         )
         return response.status_code != 401
