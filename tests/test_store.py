@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from pyx_auth import locking
 from pyx_auth.errors import ConfigError, StoreError
 from pyx_auth.locking import exclusive_lock
 from pyx_auth.settings import Settings
@@ -439,3 +440,26 @@ def test_lock_wait_gives_a_stopped_holder_only_the_timeout(tmp_path: Path) -> No
         with pytest.raises(StoreError, match="has held"), exclusive_lock(path, 0.3, 30):
             pass
         assert time.monotonic() - started < 8
+
+
+def test_lock_released_while_the_waiter_looks_at_the_holder_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh that ends just as the waiter reads ``/proc/locks`` (the holder is gone, the
+    lock free) is no reason to fail: the waiter takes the lock and reads the result."""
+    path = str(tmp_path / "tokens.lock")
+    holder = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+
+    def holder_lets_go(fd: int) -> bool:
+        os.close(holder)  # the holder exits between the failed try and the look
+        return False
+
+    monkeypatch.setattr(locking, "_holder_is_working", holder_lets_go)
+    with exclusive_lock(path, timeout=0.0, holder_patience=30):
+        other = os.open(path, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):  # held by the waiter now
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(other)

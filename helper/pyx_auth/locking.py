@@ -92,6 +92,17 @@ def _holder_is_working(fd: int) -> bool:
     return process_state(holder) not in STOPPED_STATES
 
 
+def _try_lock(fd: int, path: str) -> bool:
+    """Take ``LOCK_EX`` on ``fd`` if no one holds it; False if someone does."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        raise StoreError(f"cannot lock {path}: {exc.strerror}") from exc
+    return True
+
+
 @contextlib.contextmanager
 def exclusive_lock(path: str, timeout: float, holder_patience: float = 0.0) -> Iterator[None]:
     """Hold ``LOCK_EX`` on ``path`` (created 0600 if missing), or raise ``StoreError``.
@@ -107,22 +118,19 @@ def exclusive_lock(path: str, timeout: float, holder_patience: float = 0.0) -> I
         started = time.monotonic()
         give_up = started + max(timeout, 0.0)
         last_resort = started + max(holder_patience, timeout, 0.0)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                now = time.monotonic()
-                if now >= give_up:
-                    if now >= last_resort or not _holder_is_working(fd):
-                        raise StoreError(
-                            f"another process (pyx-auth or uv refreshing a token) has held"
-                            f" {path} for more than {now - started:.0f} s; try again"
-                        ) from None
+        while not _try_lock(fd, path):
+            now = time.monotonic()
+            if now >= give_up:
+                if now < last_resort and _holder_is_working(fd):
                     give_up = min(now + HOLDER_CHECK_INTERVAL, last_resort)
-                time.sleep(POLL_INTERVAL)
-            except OSError as exc:
-                raise StoreError(f"cannot lock {path}: {exc.strerror}") from exc
+                elif not _try_lock(fd, path):  # the holder may have let go while we looked
+                    raise StoreError(
+                        f"another process (pyx-auth or uv refreshing a token) has held"
+                        f" {path} for more than {now - started:.0f} s; try again"
+                    )
+                else:
+                    break
+            time.sleep(POLL_INTERVAL)
         yield
     finally:
         # Released by the close, not LOCK_UN: a detached child (``detached.py``) that shares
