@@ -13,7 +13,6 @@ import ast
 import concurrent.futures
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mutation_map import TIMED_OUT
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "helper/pyx_auth"
@@ -231,26 +232,142 @@ def select_mutants(session: Path, module: str, score: Score) -> None:
             )
 
 
-def run_module(module: str, timeout: float, workdir: Path) -> Score:
-    """Mutate one module in a private copy and run its tests against each mutant."""
+def statement_lines(source: str) -> dict[int, int]:
+    """Each line of a module mapped to the line coverage reports for it: the first line of
+    the innermost statement around it, or of an ``except`` clause's body (its type matters
+    only when that body runs)."""
+    lines: dict[int, tuple[int, int]] = {}  # line -> (span of the innermost node, its line)
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ExceptHandler):
+            target = node.body[0].lineno
+        elif isinstance(node, ast.stmt):
+            target = node.lineno
+        else:
+            continue
+        end = node.end_lineno or node.lineno
+        for line in range(node.lineno, end + 1):
+            if line not in lines or end - node.lineno < lines[line][0]:
+                lines[line] = (end - node.lineno, target)
+    return {line: target for line, (_, target) in lines.items()}
+
+
+def _selections(modules: list[str]) -> dict[tuple[str, ...], list[str]]:
+    """The pytest runs that map the chosen modules: one for every plain file list, one for
+    each ``-k`` selection (a selection cannot be joined to another run)."""
+    runs: dict[tuple[str, ...], list[str]] = {}
+    plain = sorted(
+        {part for name in modules if "-k" not in MODULES[name] for part in MODULES[name]}
+    )
+    if plain:
+        runs[tuple(plain)] = [name for name in modules if "-k" not in MODULES[name]]
+    for name in modules:
+        if "-k" in MODULES[name]:
+            runs.setdefault(MODULES[name], []).append(name)
+    return runs
+
+
+def _owned(nodeid: str, module: str) -> bool:
+    """Whether a test belongs to the test files chosen for ``module``."""
+    parts = MODULES[module]
+    files = parts[: parts.index("-k")] if "-k" in parts else parts
+    return any(nodeid == part or nodeid.startswith((part + "::", part + "/")) for part in files)
+
+
+def build_maps(tree: Path, modules: list[str]) -> dict[str, dict[str, object]]:
+    """Run the modules' tests once on the unmutated tree under coverage; per module, the
+    tests that ran each line, fastest first. Raises ``RuntimeError`` if a test fails."""
+    from coverage import Coverage, CoverageData  # type: ignore[import-untyped,unused-ignore]
+
+    maps: dict[str, dict[str, object]] = {}
+    for number, (selection, owners) in enumerate(_selections(modules).items()):
+        folder = tree / f".mutation-map-{number}"
+        folder.mkdir()
+        rcfile = folder / "coveragerc"
+        rcfile.write_text(
+            "[run]\nparallel = true\npatch =\n    subprocess\n    _exit\n    fork\n"
+            f"source = {tree / PACKAGE}\ndata_file = {folder / '.coverage'}\n"
+        )
+        environ = {
+            **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+            "PYTHONPATH": os.pathsep.join([str(tree / "helper"), str(ROOT / "scripts")]),
+            "MUTATION_MAP_DIR": str(folder),
+        }  # byte code written here, unmutated, saves every mutant's run the compiling
+        command = [sys.executable, "-m", "coverage", "run", f"--rcfile={rcfile}"]
+        run = subprocess.run(
+            [*command, *PYTEST.split(), "-p", "mutation_map", *selection],
+            cwd=tree,
+            env=environ,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if run.returncode != 0:
+            raise RuntimeError("tests fail without a mutant:\n" + run.stdout[-2000:])
+        record = json.loads(next(folder.glob("tests-*.json")).read_text())
+        claimed = {name: test for test, info in record["tests"].items() for name in info["files"]}
+        seconds = {test: info["seconds"] for test, info in record["tests"].items()}
+        for name in owners:
+            path = str(tree / PACKAGE / name)
+            runs: dict[int, set[str]] = {}
+            for data_file in folder.glob(".coverage.*"):
+                data = CoverageData(basename=str(data_file))
+                data.read()
+                if data_file.name in claimed:
+                    for line in data.lines(path) or []:
+                        runs.setdefault(line, set()).add(claimed[data_file.name])
+                elif f".pid{record['pid']}." in data_file.name:
+                    for line, contexts in data.contexts_by_lineno(path).items():
+                        runs.setdefault(line, set()).update(contexts)
+            owned = sorted((t for t in seconds if _owned(t, name)), key=seconds.__getitem__)
+            executable = Coverage(data_file=None).analysis2(path)[1]
+            maps[name] = {
+                "lines": {
+                    str(line): [t for t in owned if t in tests] for line, tests in runs.items()
+                },
+                "executable": [str(line) for line in executable],
+                "all": owned,
+                "seconds": {t: seconds[t] for t in owned},
+            }
+    return maps
+
+
+def run_module(
+    module: str, timeout: float, workdir: Path, pristine: Path, plan: dict[str, object]
+) -> Score:
+    """Mutate one module in a private copy and run, for each mutant, the tests that ran the
+    mutated line (``scripts/mutation_map.py``)."""
     from cosmic_ray.work_db import WorkDB, use_db  # type: ignore[import-untyped,unused-ignore]
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome  # type: ignore[import-untyped,unused-ignore]
 
     started = time.monotonic()
     score = Score(module)
     tree = workdir / module.replace("/", "_").removesuffix(".py")
-    tree.mkdir(parents=True)
-    copy_tree(tree)
+    shutil.copytree(pristine, tree, symlinks=True, ignore=shutil.ignore_patterns(".mutation-map-*"))
     path = f"{PACKAGE}/{module}"
-    tests = shlex.join(MODULES[module])
+    source = (tree / path).read_text()
+    (tree / "original.py").write_text(source)
+    plan_file = tree / "mutation-plan.json"
+    plan_file.write_text(
+        json.dumps(
+            {
+                **plan,
+                "original": str(tree / "original.py"),
+                "mutated": str(tree / path),
+                "statement_of": {str(k): v for k, v in statement_lines(source).items()},
+                "pytest": PYTEST.split(),
+                "longest": timeout,
+            }
+        )
+    )
     python = sys.executable
     config = tree / "cosmic-ray.toml"
+    runner = f"{python} {ROOT / 'scripts' / 'mutation_map.py'} {plan_file}"
     config.write_text(
         "[cosmic-ray]\n"
         f'module-path = "{path}"\n'
-        f"timeout = {timeout}\n"
+        f"timeout = {timeout + 30}\n"  # a backstop: the runner enforces the budget itself
         "excluded-modules = []\n"
-        f"test-command = {json.dumps(f'{python} {PYTEST} {tests}')}\n"
+        f"test-command = {json.dumps(runner)}\n"
         '[cosmic-ray.distributor]\nname = "local"\n'
     )
     environ = {
@@ -258,17 +375,6 @@ def run_module(module: str, timeout: float, workdir: Path) -> Score:
         "PYTHONPATH": str(tree / "helper"),
         "PYTHONDONTWRITEBYTECODE": "1",  # a restored file must never run a mutant's .pyc
     }
-    baseline = subprocess.run(
-        [python, *PYTEST.split(), *MODULES[module]],
-        cwd=tree,
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if baseline.returncode != 0:
-        score.error = "tests fail without a mutant:\n" + baseline.stdout[-2000:]
-        return score
     session = tree / "session.sqlite"
     cosmic = [python, "-m", "cosmic_ray.cli"]
     subprocess.run(
@@ -278,7 +384,7 @@ def run_module(module: str, timeout: float, workdir: Path) -> Score:
         check=True,
         capture_output=True,
     )
-    source_lines = (tree / path).read_text().splitlines()
+    source_lines = source.splitlines()
     select_mutants(session, module, score)
     subprocess.run(
         [*cosmic, "exec", str(config), str(session)],
@@ -293,7 +399,9 @@ def run_module(module: str, timeout: float, workdir: Path) -> Score:
             if result.worker_outcome == WorkerOutcome.SKIPPED:
                 continue
             mutation = items[job_id].mutations[0]
-            if result.test_outcome == TestOutcome.KILLED and result.output == "timeout":
+            if result.test_outcome == TestOutcome.KILLED and (
+                result.output == "timeout" or TIMED_OUT in (result.output or "")
+            ):
                 score.timeout += 1  # cosmic-ray counts a timeout as killed; it is shown apart
             elif result.test_outcome == TestOutcome.KILLED:
                 score.killed += 1
@@ -307,10 +415,12 @@ def run_module(module: str, timeout: float, workdir: Path) -> Score:
     return score
 
 
-def run_safely(module: str, timeout: float, workdir: Path) -> Score:
+def run_safely(
+    module: str, timeout: float, workdir: Path, pristine: Path, plan: dict[str, object]
+) -> Score:
     """``run_module``, with a failure of the tooling reported as that module's error."""
     try:
-        return run_module(module, timeout, workdir)
+        return run_module(module, timeout, workdir, pristine, plan)
     except (OSError, subprocess.CalledProcessError) as exc:
         return Score(module, error=f"the run failed: {exc}")
 
@@ -325,7 +435,12 @@ def main() -> int:
         choices=(1, 2),
         help="modules run side by side (at most 2 on a shared machine)",
     )
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per mutant")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="most seconds a mutant's tests may take (less when they ran faster unmutated)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the mutated copies")
     arguments = parser.parse_args()
     modules = arguments.modules or list(MODULES)
@@ -334,9 +449,24 @@ def main() -> int:
         parser.error(f"not a core module: {', '.join(unknown)} (known: {', '.join(MODULES)})")
     workdir = Path(tempfile.mkdtemp(prefix="pyx-auth-mutation-"))
     try:
+        pristine = workdir / "pristine"
+        copy_tree(pristine)
+        started = time.monotonic()
+        print(f"mutation: mapping which tests run which lines ({len(modules)} modules)", flush=True)
+        try:
+            plans = build_maps(pristine, modules)
+        except RuntimeError as exc:
+            print(f"mutation: {exc}", file=sys.stderr)
+            return 2
+        print(f"mutation: mapped in {time.monotonic() - started:.0f} s; mutating", flush=True)
         with concurrent.futures.ThreadPoolExecutor(arguments.jobs) as pool:
             scores = list(
-                pool.map(lambda name: run_safely(name, arguments.timeout, workdir), modules)
+                pool.map(
+                    lambda name: run_safely(
+                        name, arguments.timeout, workdir, pristine, plans[name]
+                    ),
+                    modules,
+                )
             )
     finally:
         if not arguments.keep:
