@@ -36,7 +36,8 @@ from bazel_client import (
 )
 from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv
 from pyx_auth.commands.config import BAZEL_SCOPE
-from pyx_auth.credential_helper import answer_offline
+from pyx_auth.credential_helper import answer, answer_offline
+from pyx_auth.protocol import parse_request
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
 from pyx_auth.store import Store, api_key_file
@@ -601,10 +602,37 @@ def test_get_cache_hit_tries_uvs_credentials_lock_once_and_steps_aside(
     request = b'{"uri":"https://a.example/x"}'
     assert answer_offline(request, environ) is not None  # unlocked: the cache hit answers
     lock = os.open(folder / "credentials.toml.lock", os.O_RDWR | os.O_CREAT)
+    attempts: list[int] = []
+    real_flock = fcntl.flock
+
+    def counted_flock(fd: int, operation: int) -> None:
+        attempts.append(operation)
+        real_flock(fd, operation)
+
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        monkeypatch.setattr(fcntl, "flock", counted_flock)
         started = time.monotonic()
         assert answer_offline(request, environ) is None
         assert time.monotonic() - started < 5  # a wait would take the whole 20 s
+        # tried, and tried again only to see the holder let go meanwhile; never polled for it
+        assert attempts and len(attempts) <= 2
+        assert all(operation & fcntl.LOCK_NB for operation in attempts)
     finally:
         os.close(lock)
+
+
+def test_debug_trace_names_the_non_pyx_origin_it_hands_to_uvs_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The trace says which host was judged not pyx's, so a user can see why no token went."""
+    environ = {
+        "HOME": str(tmp_path),
+        "UV_CREDENTIALS_DIR": str(tmp_path / "none"),
+        "PYX_AUTH_DEBUG": "1",
+    }
+    request = parse_request(b'{"uri":"https://example.com:8443/simple/"}')
+    assert answer(request, Settings(environ), offline=False) == '{"headers":{}}'
+    assert "pyx-auth: debug: https://example.com:8443 is not a pyx host: uv's answer\n" in (
+        capsys.readouterr().err
+    )

@@ -21,7 +21,7 @@ from pyx_auth import locking
 from pyx_auth.errors import ConfigError, StoreError
 from pyx_auth.locking import exclusive_lock
 from pyx_auth.settings import Settings
-from pyx_auth.store import Store, api_key_file, atomic_write, lock_file_for, store_directory
+from pyx_auth.store import MAX_FILE_SIZE, Store, api_key_file, atomic_write, lock_file_for, store_directory
 
 
 def test_store_directory_default_is_uvs(tmp_path: Path) -> None:
@@ -352,6 +352,7 @@ def test_store_reserve_holds_the_space_and_write_uses_it(tmp_path: Path) -> None
         store.write("tokens.json", "{}")
     assert os.listdir(store.directory) == ["tokens.json"]
     assert Path(store.path("tokens.json")).read_text() == "{}"
+    assert stat.S_IMODE(os.stat(store.path("tokens.json")).st_mode) == 0o600
     with store.reserve("tokens.json"):
         pass  # the refresh failed: nothing written, nothing left
     assert os.listdir(store.directory) == ["tokens.json"]
@@ -463,3 +464,35 @@ def test_lock_released_while_the_waiter_looks_at_the_holder_is_taken(
                 fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
         finally:
             os.close(other)
+
+
+def test_store_read_takes_a_file_at_the_size_limit_and_misses_one_byte_over(
+    tmp_path: Path,
+) -> None:
+    """64 KiB is the most a store file may hold; a bigger one is a miss, never cut short."""
+    store = Store(str(tmp_path / "s"))
+    store.write("at-limit", "x" * MAX_FILE_SIZE)
+    store.write("over", "x" * (MAX_FILE_SIZE + 1))
+    assert store.read("at-limit") == "x" * MAX_FILE_SIZE
+    assert store.read("over") is None
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        '{"access_token": "%s", "refresh_token": ""}',
+        '{"access_token": 7, "refresh_token": "newer"}',
+        '{"access_token": "%s", "refresh_token": 7}',
+    ],
+    ids=["empty-refresh-token", "access-token-not-a-string", "refresh-token-not-a-string"],
+)
+def test_store_lock_never_recovers_a_temporary_copy_that_is_not_a_usable_login(
+    tmp_path: Path, copy: str
+) -> None:
+    """A leftover copy that uv could not refresh with must not replace a working login."""
+    store = Store(str(tmp_path / "s"))
+    store.write("tokens.json", _pair(1000, "current"))
+    text = copy % _jwt(2000) if "%s" in copy else copy
+    Path(store.path(".tokens.json.pyx-auth-bad.tmp")).write_text(text)
+    with store.lock("tokens.lock", timeout=1):
+        assert store.read("tokens.json") == _pair(1000, "current")
