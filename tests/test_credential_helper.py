@@ -37,8 +37,8 @@ from bazel_client import (
 from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv
 from pyx_auth.commands.config import BAZEL_SCOPE
 from pyx_auth.credential_helper import answer, answer_offline
-from pyx_auth.protocol import parse_request
 from pyx_auth.emulator import PyxEmulator
+from pyx_auth.protocol import parse_request
 from pyx_auth.settings import Settings
 from pyx_auth.store import Store, api_key_file
 
@@ -576,11 +576,11 @@ def test_get_with_a_deprecated_variable_warns_on_every_call_even_a_cache_hit(
     first = client.call(f"{emulator.url}/simple/acme/main/")
     hit = client.call(f"{emulator.url}/simple/acme/main/")
     assert emulator.counts()["access-token"] == 1  # the second call was the cache hit
-    for answer in (first, hit):
-        assert emulator.verify(_jwt(answer.authorization)) is not None
+    for reply in (first, hit):
+        assert emulator.verify(_jwt(reply.authorization)) is not None
         warning = "pyx-auth: warning: UV_API_KEY is deprecated; set PYX_API_KEY instead\n"
-        assert answer.stderr == warning
-        assert EMULATOR_API_KEY not in answer.stderr
+        assert reply.stderr == warning
+        assert EMULATOR_API_KEY not in reply.stderr
 
 
 def test_get_cache_hit_tries_uvs_credentials_lock_once_and_steps_aside(

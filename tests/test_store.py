@@ -21,7 +21,14 @@ from pyx_auth import locking
 from pyx_auth.errors import ConfigError, StoreError
 from pyx_auth.locking import exclusive_lock
 from pyx_auth.settings import Settings
-from pyx_auth.store import MAX_FILE_SIZE, Store, api_key_file, atomic_write, lock_file_for, store_directory
+from pyx_auth.store import (
+    MAX_FILE_SIZE,
+    Store,
+    api_key_file,
+    atomic_write,
+    lock_file_for,
+    store_directory,
+)
 
 
 def test_store_directory_default_is_uvs(tmp_path: Path) -> None:
