@@ -503,3 +503,40 @@ def test_store_lock_never_recovers_a_temporary_copy_that_is_not_a_usable_login(
     Path(store.path(".tokens.json.pyx-auth-bad.tmp")).write_text(text)
     with store.lock("tokens.lock", timeout=1):
         assert store.read("tokens.json") == _pair(1000, "current")
+
+
+def test_lock_file_is_created_private(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.lock"
+    with exclusive_lock(str(path), timeout=1):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("timeout", "patience"), [(-5.0, -5.0), (0.0, 0.0)])
+def test_lock_wait_with_no_budget_left_fails_at_once_even_for_a_running_holder(
+    tmp_path: Path, timeout: float, patience: float
+) -> None:
+    """A caller whose budget is spent (or negative: already overrun) gets one try, no wait."""
+    path = str(tmp_path / "tokens.lock")
+    with _holder(path, 60):
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="has held"), exclusive_lock(path, timeout, patience):
+            pass
+        assert time.monotonic() - started < 0.8  # a wait of even 1 s is a bug
+
+
+def test_lock_wait_without_proc_locks_gives_the_holder_only_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where /proc/locks cannot be read (a hardened /proc), the holder is unknown: the waiter
+    waits its timeout, not the patience, and does not crash."""
+
+    def unreadable(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    path = str(tmp_path / "tokens.lock")
+    with _holder(path, 60):
+        monkeypatch.setattr(locking, "open", unreadable, raising=False)
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="has held"), exclusive_lock(path, 0.3, 30):
+            pass
+        assert time.monotonic() - started < 8
