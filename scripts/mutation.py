@@ -35,7 +35,11 @@ MODULES: dict[str, tuple[str, ...]] = {
     "credential_helper.py": ("tests/test_credential_helper.py",),
     "store.py": ("tests/test_store.py",),
     "locking.py": ("tests/test_store.py", "tests/test_uv_credentials.py"),
-    "api.py": ("tests/test_api.py",),
+    "api.py": (
+        "tests/test_api.py",
+        "tests/commands/test_login.py",
+        "tests/commands/test_logout.py",
+    ),
     "http_boundary.py": ("tests/test_api.py",),
     "token_output.py": ("tests/commands/test_token_command.py",),
     "sources/__init__.py": ("tests/sources",),

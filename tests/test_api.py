@@ -67,6 +67,17 @@ def test_server_error_is_retried_then_succeeds(
     assert emulator.counts()["access-token"] == 2
 
 
+@pytest.mark.parametrize("status", [400, 499])
+def test_client_error_is_not_retried(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], status: int
+) -> None:
+    """Only pyx's own failures (5xx) are worth a second try; a 4xx would fail the same way."""
+    emulator.fail_next("access-token", status=status, times=3)
+    result = run_pyx_auth("token", env=api_key_env)
+    assert result.returncode != 0
+    assert emulator.counts()["access-token"] == 1
+
+
 def test_persistent_server_error_says_try_later(
     run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
