@@ -299,7 +299,7 @@ def build_maps(tree: Path, modules: list[str]) -> dict[str, dict[str, object]]:
         command = [sys.executable, "-m", "coverage", "run", f"--rcfile={rcfile}"]
         unstopped = [part for part in PYTEST.split() if part != "-x"]
         subprocess.run(
-            [*command, *unstopped, "-p", "mutation_map", *selection],
+            [*command, *unstopped, "-p", "mutation_plugin", *selection],
             cwd=tree,
             env=environ,
             capture_output=True,

@@ -74,7 +74,8 @@ def test_client_error_is_not_retried(
     """Only pyx's own failures (5xx) are worth a second try; a 4xx would fail the same way."""
     emulator.fail_next("access-token", status=status, times=3)
     result = run_pyx_auth("token", env=api_key_env)
-    assert result.returncode != 0
+    _assert_clean_failure(result, f"refused the request with HTTP {status}")
+    assert "try again later" not in result.stderr  # that is for pyx's own failures
     assert emulator.counts()["access-token"] == 1
 
 
@@ -427,6 +428,8 @@ def test_a_long_problem_detail_is_cut_to_keep_the_error_one_short_line(
     result = run_pyx_auth("token", env=api_key_env)
     _assert_clean_failure(result, "HTTP 429: Too Many Requests: start-of-detail xxx")
     assert len(result.stderr) < 500
+    shown = "Too Many Requests: start-of-detail " + "x" * (200 - 35)  # 200 characters in all
+    assert result.stderr.endswith(f"HTTP 429: {shown}\n")
 
 
 def test_a_header_that_cannot_be_encoded_is_refused_without_quoting_it(
