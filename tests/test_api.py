@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from conftest import EMULATOR_API_KEY, RunPyxAuth, write_uv_login
+from pyx_auth import http_boundary
 from pyx_auth.api import PyxClient
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.errors import (
@@ -512,3 +513,35 @@ def test_a_server_that_echoes_the_refresh_token_never_gets_it_printed(
     assert result.returncode == 2
     assert refresh not in result.stderr + result.stdout
     assert "HTTP 401: Unauthorized: refresh token [redacted] is not valid" in result.stderr
+
+
+def test_fetch_closes_the_client_it_opened(
+    emulator: PyxEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI provider's OIDC request leaves no connection open behind it."""
+    opened: list[httpx.Client] = []
+    real_new_client = http_boundary.new_client
+
+    def recorded() -> httpx.Client:
+        opened.append(real_new_client())
+        return opened[-1]
+
+    monkeypatch.setattr(http_boundary, "new_client", recorded)
+    response = fetch(
+        "GET",
+        f"{emulator.url}/healthz",
+        deadline=time.monotonic() + 10,
+        label="test: ",
+        url_name="the test URL",
+        credential="nothing",
+    )
+    assert response.status_code in (200, 404)
+    assert opened and all(client.is_closed for client in opened)
+
+
+def test_a_url_that_does_not_parse_is_shown_by_its_name() -> None:
+    """An unparsable URL (from a variable) is named, never quoted: it may hold a secret."""
+    assert http_boundary.shown_url("https://sk-secret:port/", "PYX_API_URL") == "PYX_API_URL"
+    assert http_boundary.shown_url("https://u:sk-secret@pyx.example/p?k=v#f") == (
+        "https://pyx.example/p"
+    )
