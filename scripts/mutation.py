@@ -28,39 +28,40 @@ PACKAGE = "helper/pyx_auth"
 ALLOW_LIST = ROOT / "scripts" / "mutation-allow.txt"
 PYTEST = "-m pytest -x -q -p no:cacheprovider -o addopts= --timeout=60"
 
-# module (relative to helper/pyx_auth) -> the test files that state its guarantees
+# module (relative to helper/pyx_auth) -> the test files that state its guarantees; the
+# slowest first, so that two jobs end together
 MODULES: dict[str, tuple[str, ...]] = {
-    "hosts.py": ("tests/test_hosts.py",),
-    "protocol.py": ("tests/test_protocol.py",),
-    "credential_helper.py": ("tests/test_credential_helper.py",),
-    "store.py": ("tests/test_store.py",),
-    "locking.py": ("tests/test_store.py", "tests/test_uv_credentials.py"),
     "api.py": (
         "tests/test_api.py",
         "tests/commands/test_login.py",
         "tests/commands/test_logout.py",
     ),
-    "http_boundary.py": ("tests/test_api.py",),
-    "token_output.py": ("tests/commands/test_token_command.py",),
-    "sources/__init__.py": ("tests/sources",),
-    "sources/base.py": ("tests/sources",),
-    "sources/oauth_store.py": ("tests/sources",),
-    "sources/api_key.py": ("tests/sources", "tests/test_api.py"),
-    "sources/env_token.py": ("tests/sources",),
-    "sources/keyring_key.py": ("tests/sources",),
-    "sources/trusted_access.py": ("tests/sources",),
     # the snapshot writer: the stub's in-process cases, not its 64-way race (minutes per run)
     "snapshot.py": (
         "tests/test_stub_fast_path.py",
         "-k",
         "no_snapshot or failed_snapshot_write or logout_removes or same_variables",
     ),
+    "hosts.py": ("tests/test_hosts.py",),
+    "store.py": ("tests/test_store.py",),
+    "locking.py": ("tests/test_store.py", "tests/test_uv_credentials.py"),
+    "sources/trusted_access.py": ("tests/sources",),
+    "sources/base.py": ("tests/sources",),
+    "protocol.py": ("tests/test_protocol.py",),
+    "token_output.py": ("tests/commands/test_token_command.py",),
+    "sources/oauth_store.py": ("tests/sources",),
+    "credential_helper.py": ("tests/test_credential_helper.py",),
+    "http_boundary.py": ("tests/test_api.py",),
+    "sources/__init__.py": ("tests/sources",),
+    "sources/keyring_key.py": ("tests/sources",),
+    "sources/env_token.py": ("tests/sources",),
     # the keyring backend: its host decision only (see DEFINITIONS)
     "keyring_backend.py": (
         "tests/test_keyring_backend.py",
         "-k",
         "backend_answers or other_services or storing_a_pyx or prints_the_token_only",
     ),
+    "sources/api_key.py": ("tests/sources", "tests/test_api.py"),
 }
 
 # modules mutated only in these functions: the rest is covered elsewhere or is I/O glue
@@ -493,6 +494,8 @@ def main() -> int:
             f"{score.module:28} {score.percent:5.1f}% {score.killed:6} "
             f"{len(score.survived):8} {score.allowed:7} {score.timeout:7} {score.seconds:7.0f}"
         )
+    ran = sum(score.killed + len(score.survived) + score.timeout for score in scores)
+    print(f"mutation: {ran} mutants in {time.monotonic() - started:.0f} s (mapping included)")
     failed = False
     for score in scores:
         if score.error:
