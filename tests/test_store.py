@@ -521,7 +521,7 @@ def test_lock_wait_with_no_budget_left_fails_at_once_even_for_a_running_holder(
         started = time.monotonic()
         with pytest.raises(StoreError, match="has held"), exclusive_lock(path, timeout, patience):
             pass
-        assert time.monotonic() - started < 0.8  # a wait of even 1 s is a bug
+        assert time.monotonic() - started < 0.95  # a wait of even 1 s is a bug
 
 
 def test_lock_wait_without_proc_locks_gives_the_holder_only_the_timeout(
