@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import io
 import os
 import signal
 import stat
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -540,3 +541,67 @@ def test_lock_wait_without_proc_locks_gives_the_holder_only_the_timeout(
         with pytest.raises(StoreError, match="has held"), exclusive_lock(path, 0.3, 30):
             pass
         assert time.monotonic() - started < 8
+
+
+def _unsupported(error: int) -> Callable[[int, int, int], None]:
+    def fallocate(fd: int, offset: int, length: int) -> None:
+        raise OSError(error, os.strerror(error))
+
+    return fallocate
+
+
+def test_store_reserve_without_fallocate_writes_zeros_to_hold_the_space(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file system without fallocate (EOPNOTSUPP) still gets the space held, by zeros."""
+    monkeypatch.setattr(os, "posix_fallocate", _unsupported(errno.EOPNOTSUPP))
+    store = Store(str(tmp_path / "s"))
+    with store.reserve("tokens.json"):
+        (temporary,) = [name for name in os.listdir(store.directory) if name.endswith(".tmp")]
+        assert os.stat(store.path(temporary)).st_size == 64 * 1024
+        store.write("tokens.json", "{}")
+    assert Path(store.path("tokens.json")).read_text() == "{}"
+    assert os.listdir(store.directory) == ["tokens.json"]
+
+
+def test_store_reserve_on_a_full_disk_is_a_store_error_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "posix_fallocate", _unsupported(errno.ENOSPC))
+    store = Store(str(tmp_path / "s"))
+    full = r"cannot reserve space .*No space left on device"
+    with pytest.raises(StoreError, match=full), store.reserve("tokens.json"):
+        pytest.fail("the refresh must not start")
+    assert os.listdir(store.directory) == []
+
+
+def test_process_state_of_a_running_and_a_gone_process() -> None:
+    assert locking.process_state(os.getpid()) == "R"
+    with subprocess.Popen(["true"]) as finished:
+        pid = finished.pid
+    assert locking.process_state(pid) is None  # exited and reaped: gone
+
+
+@pytest.mark.parametrize(("pid", "expected"), [("333", 333), ("1", 1), ("0", None), ("-1", None)])
+def test_lock_holder_is_the_flock_line_of_this_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pid: str, expected: int | None
+) -> None:
+    """Only a FLOCK line for this very file names the holder; pid 0 (another pid namespace)
+    and -1 are not known."""
+    path = tmp_path / "tokens.lock"
+    path.write_text("")
+    info = os.stat(path)
+    key = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    other = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino + 1}"
+    table = (
+        f"1: POSIX  ADVISORY  WRITE 111 {other} 0 EOF\n"
+        f"2: POSIX  ADVISORY  WRITE 444 {key} 0 EOF\n"
+        f"3: FLOCK  ADVISORY  WRITE 222 {other} 0 EOF\n"
+        f"4: FLOCK  ADVISORY  WRITE {pid} {key} 0 EOF\n"
+    )
+    monkeypatch.setattr(locking, "open", lambda *a, **k: io.StringIO(table), raising=False)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert locking.lock_holder(fd) == expected
+    finally:
+        os.close(fd)
