@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from ci_identity import (
@@ -37,7 +38,10 @@ from ci_identity import (
 from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv, run_concurrently, write_uv_login
 from pyx_auth import claims
 from pyx_auth.emulator import PyxEmulator
+from pyx_auth.protocol import parse_request
 from pyx_auth.settings import Settings
+from pyx_auth.sources import trusted_access
+from pyx_auth.sources.trusted_access import workspace_from_uri
 from pyx_auth.store import store_directory
 
 PROVIDERS = ("github", "gitlab", "buildkite", "generic", "generic-file")
@@ -652,3 +656,39 @@ def test_emulator_mint_wants_json(emulator: PyxEmulator) -> None:
     token = emulator.issue_oidc_token(GENERIC_CLAIMS)
     assert httpx.post(url, content=json.dumps({"token": token})).status_code == 415
     assert httpx.post(url, json={"jwt": token}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("uri", "workspace"),
+    [
+        ("https://api.pyx.dev/simple/acme/main/", "acme"),
+        ("https://api.pyx.dev/simple/acme/x", "acme"),
+        ("https://api.pyx.dev/simple/acme", None),  # no path after it: not a workspace
+        ("https://api.pyx.dev/simple/", None),
+        ("https://files.astralhosted.com/acme/f.whl", "acme"),
+        ("https://files.astralhosted.com/acme", None),
+        ("https://views.astralhosted.com/v1/s0/acme/main/", "acme"),
+        ("https://views.astralhosted.com/v1/s0/acme", None),
+    ],
+)
+def test_the_workspace_is_the_segment_a_pyx_uri_puts_before_more_path(
+    uri: str, workspace: str | None
+) -> None:
+    """Trusted Access mints for the workspace of the URI Bazel asks about, so each URI shape
+    must name it exactly, and a bare workspace segment with nothing after it names none."""
+    request = parse_request(json.dumps({"uri": uri}).encode())
+    assert workspace_from_uri(request, Settings({})) == workspace
+
+
+EXP = 4_102_444_800  # 2100-01-01
+
+
+@pytest.mark.parametrize(
+    ("expires", "expected"), [(EXP - 600, EXP - 600), (EXP + 600, EXP), (True, EXP), (None, EXP)]
+)
+def test_a_minted_token_expires_at_pyxs_expires_when_that_is_earlier_than_its_exp(
+    expires: object, expected: int
+) -> None:
+    """pyx's ``expires`` may cut a token's life short; a boolean is no time and is ignored."""
+    value = jwt.encode({"exp": EXP}, "k" * 32, algorithm="HS256")
+    assert trusted_access._token(value, expires).expires_at == expected
