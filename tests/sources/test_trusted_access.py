@@ -42,7 +42,7 @@ from pyx_auth.protocol import parse_request
 from pyx_auth.settings import Settings
 from pyx_auth.sources import trusted_access
 from pyx_auth.sources.trusted_access import workspace_from_uri
-from pyx_auth.store import store_directory
+from pyx_auth.store import Store, store_directory
 
 PROVIDERS = ("github", "gitlab", "buildkite", "generic", "generic-file")
 SUBJECTS = {
@@ -692,3 +692,15 @@ def test_a_minted_token_expires_at_pyxs_expires_when_that_is_earlier_than_its_ex
     """pyx's ``expires`` may cut a token's life short; a boolean is no time and is ignored."""
     value = jwt.encode({"exp": EXP}, "k" * 32, algorithm="HS256")
     assert trusted_access._token(value, expires).expires_at == expected
+
+
+@pytest.mark.parametrize("token", ["two words", "tok\r\nX-Evil: 1", 7, ""])
+def test_a_cached_token_that_cannot_be_a_header_is_not_used(tmp_path: Path, token: object) -> None:
+    """A corrupt or planted cache entry for this very job is a miss, never a header."""
+    store = Store(str(tmp_path / "store"))
+    store.write("trusted-access-acme.json", json.dumps({"identity": "job-1", "token": token}))
+    assert trusted_access.read_cached(store, "trusted-access-acme.json", "job-1") is None
+    good = jwt.encode({"exp": EXP}, "k" * 32, algorithm="HS256")
+    store.write("trusted-access-acme.json", json.dumps({"identity": "job-1", "token": good}))
+    cached = trusted_access.read_cached(store, "trusted-access-acme.json", "job-1")
+    assert cached is not None and cached.value == good
