@@ -669,6 +669,8 @@ def test_emulator_mint_wants_json(emulator: PyxEmulator) -> None:
         ("https://files.astralhosted.com/acme", None),
         ("https://views.astralhosted.com/v1/s0/acme/main/", "acme"),
         ("https://views.astralhosted.com/v1/s0/acme", None),
+        ("http://files.astralhosted.com/acme/f.whl", None),  # the CDN only over https
+        ("http://views.astralhosted.com/v1/s0/acme/main/", None),
     ],
 )
 def test_the_workspace_is_the_segment_a_pyx_uri_puts_before_more_path(
