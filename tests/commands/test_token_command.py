@@ -98,6 +98,18 @@ def test_token_output_into_missing_folder_is_a_one_line_error(
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
+def test_token_output_below_a_file_is_a_one_line_error_naming_the_path(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A path that cannot even be looked at (a file where a folder should be) says why."""
+    (tmp_path / "a-file").write_text("keep")
+    target = tmp_path / "a-file" / "pyx-token"
+    result = run_pyx_auth("token", "--output", str(target))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"pyx-auth: cannot write the token to {target}: Not a directory\n"
+    assert (tmp_path / "a-file").read_text() == "keep"
+
+
 def _device(path: Path, minor: int) -> Path:
     """A private character device: 3 is like /dev/null, 7 like /dev/full (needs root)."""
     if os.geteuid() != 0:
