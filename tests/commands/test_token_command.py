@@ -221,16 +221,22 @@ def test_token_output_refuses_another_users_link_in_a_shared_folder(
     assert victim.read_text() == "precious" and link.is_symlink()
 
 
-def test_token_output_follows_another_users_link_in_a_sticky_folder_only_we_can_write(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], tmp_path: Path
+@pytest.mark.parametrize("mode", [0o1755, 0o777], ids=["sticky-only-we-write", "not-sticky"])
+def test_token_output_follows_another_users_link_unless_the_folder_is_sticky_and_shared(
+    run_pyx_auth: RunPyxAuth,
+    emulator: PyxEmulator,
+    api_key_env: dict[str, str],
+    tmp_path: Path,
+    mode: int,
 ) -> None:
     """The kernel's rule is for sticky *and* world-writable folders: nobody else could have
-    planted a link in a sticky folder only its owner writes, so it is followed."""
+    planted a link in a sticky folder only its owner writes, and a link in a folder that is
+    not sticky the kernel follows too, so pyx-auth does."""
     if os.geteuid() != 0:
         pytest.skip("giving a link to another user needs root")
     private = tmp_path / "private"
     private.mkdir()
-    private.chmod(0o1755)
+    private.chmod(mode)
     target = tmp_path / "target"
     target.write_text("old")
     link = private / "token"

@@ -13,6 +13,7 @@ import pytest
 from conftest import EMULATOR_API_KEY, RunPyxAuth, write_uv_login
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
+from pyx_auth.sources.base import minutes
 from pyx_auth.store import api_key_file, store_directory
 
 
@@ -54,8 +55,11 @@ def test_env_token_wins_over_api_key_and_login(
     ("alias", "modern"), [("UV_AUTH_TOKEN", "PYX_AUTH_TOKEN"), ("UV_API_KEY", "PYX_API_KEY")]
 )
 def test_uv_alias_works_with_one_deprecation_warning(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str], alias: str,
-    modern: str
+    run_pyx_auth: RunPyxAuth,
+    emulator: PyxEmulator,
+    pyx_env: dict[str, str],
+    alias: str,
+    modern: str,
 ) -> None:
     value = emulator.mint_access_token() if alias == "UV_AUTH_TOKEN" else EMULATOR_API_KEY
     result = run_pyx_auth("token", env={**os.environ, alias: value})
@@ -76,8 +80,10 @@ def test_pyx_auth_token_shadows_uv_alias_without_warning(
 @pytest.mark.parametrize(
     ("variables", "name"),
     [
-        *(({name: " "}, name) for name in ("PYX_AUTH_TOKEN", "UV_AUTH_TOKEN", "PYX_API_KEY",
-                                           "UV_API_KEY")),
+        *(
+            ({name: " "}, name)
+            for name in ("PYX_AUTH_TOKEN", "UV_AUTH_TOKEN", "PYX_API_KEY", "UV_API_KEY")
+        ),
         ({"PYX_API_KEY": "", "UV_API_KEY": "k"}, "PYX_API_KEY"),  # empty still hides the alias
         ({"PYX_WORKSPACE": ""}, "PYX_WORKSPACE"),  # even where nothing would have used it
     ],
@@ -258,3 +264,14 @@ def test_a_login_with_an_empty_refresh_token_asks_to_log_in_without_a_request(
     result = run_pyx_auth("token")
     _assert_one_line_error(result, "pyx-auth login")
     assert emulator.counts()["refresh"] == 0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(-30, "0 min"), (-3600, "0 min"), (0, "0 min"), (90, "2 min"), (3599, "60 min")],
+)
+def test_a_lifetime_is_shown_in_whole_minutes_and_never_below_zero(
+    seconds: float, shown: str
+) -> None:
+    """An expired token is "0 min" left in messages, not a negative time."""
+    assert minutes(seconds) == shown
