@@ -13,7 +13,7 @@ import pytest
 from conftest import EMULATOR_API_KEY, RunPyxAuth, write_uv_login
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
-from pyx_auth.sources.base import minutes
+from pyx_auth.sources.base import is_single_word, minutes
 from pyx_auth.store import api_key_file, store_directory
 
 
@@ -275,3 +275,21 @@ def test_a_lifetime_is_shown_in_whole_minutes_and_never_below_zero(
 ) -> None:
     """An expired token is "0 min" left in messages, not a negative time."""
     assert minutes(seconds) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "single"),
+    [
+        ("pyx_abc.DEF-123", True),
+        ("two words", False),
+        ("", False),
+        ("tab\there", False),
+        ("line\r\nX-Evil: 1", False),
+        ("caf\u00e9", False),
+        (7, False),
+        (None, False),
+    ],
+)
+def test_a_token_or_key_is_one_word_of_printable_ascii(value: object, single: bool) -> None:
+    """What goes into an Authorization header as is: anything else could add a header."""
+    assert is_single_word(value) is single
