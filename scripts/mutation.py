@@ -35,6 +35,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/test_api.py",
         "tests/commands/test_login.py",
         "tests/commands/test_logout.py",
+        "tests/sources/test_refresh_template.py",
     ),
     # the snapshot writer: the stub's table and in-process cases, which check that a hit is
     # served by the stub alone (a broken snapshot only makes it defer), not the property test
