@@ -23,7 +23,8 @@ from conftest import EMULATOR_API_KEY, RunPyxAuth, pyx_auth_argv
 from keyring_backends import calls, stored, use_backend
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.settings import Settings
-from pyx_auth.store import api_key_file, store_directory
+from pyx_auth.sources.keyring_key import MARKER_FILE, read_marker
+from pyx_auth.store import Store, api_key_file, store_directory
 
 MARKER = "pyx-auth-keyring.json"
 NO_KEYRING = "pyx-auth: no keyring on this machine: set PYX_API_KEY instead\n"
@@ -295,3 +296,25 @@ def test_login_api_key_prompt_on_a_terminal_hides_the_key(
     assert EMULATOR_API_KEY not in result.stdout  # no echo
     assert "Logged in to acme with an API key" in result.stdout
     assert stored(file_keyring) == {f"{_service(emulator)}\0api-key": EMULATOR_API_KEY}
+
+
+@pytest.mark.parametrize(
+    ("token_file", "used"),
+    [
+        ("7d547ab2e8ca1a67.json", True),
+        ("../../../../et/x.json", False),  # 21 characters, ends in .json: still not ours
+        ("7d547ab2e8ca1a6.json", False),
+        ("7d547ab2e8ca1a678.json", False),
+        ("7d547ab2e8ca1a67.jsox", False),
+        ("7D547AB2E8CA1A67.json", False),
+        ("7d547ab2e8ca1a6/.json", False),
+        (42, False),
+    ],
+)
+def test_the_keyring_marker_names_only_a_token_file_inside_the_store(
+    tmp_path: Path, token_file: object, used: bool
+) -> None:
+    """A planted marker cannot point the keyring source at a file outside the store."""
+    store = Store(str(tmp_path / "store"))
+    store.write(MARKER_FILE, json.dumps({"token_file": token_file}))
+    assert read_marker(store) == (token_file if used else None)
