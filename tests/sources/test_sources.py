@@ -8,12 +8,15 @@ import stat
 import time
 from pathlib import Path
 
+import jwt
 import pytest
 
 from conftest import EMULATOR_API_KEY, RunPyxAuth, write_uv_login
 from pyx_auth.emulator import PyxEmulator
+from pyx_auth.errors import TokenExpiredError
 from pyx_auth.settings import Settings
 from pyx_auth.sources.base import is_single_word, minutes
+from pyx_auth.sources.env_token import EnvToken
 from pyx_auth.store import api_key_file, store_directory
 
 
@@ -293,3 +296,11 @@ def test_a_lifetime_is_shown_in_whole_minutes_and_never_below_zero(
 def test_a_token_or_key_is_one_word_of_printable_ascii(value: object, single: bool) -> None:
     """What goes into an Authorization header as is: anything else could add a header."""
     assert is_single_word(value) is single
+
+
+def test_status_of_an_expired_env_token_reports_the_error_instead_of_raising() -> None:
+    """``pyx-auth status`` shows what is wrong with each source; it never stops at one."""
+    expired = jwt.encode({"exp": int(time.time()) - 600}, "k" * 32, algorithm="HS256")
+    details, error = EnvToken("PYX_AUTH_TOKEN", expired).status(time.monotonic() + 5)
+    assert details == {} and isinstance(error, TokenExpiredError)
+    assert "expired 10 min ago" in str(error)
