@@ -395,23 +395,15 @@ def run_module(
         "PYTHONDONTWRITEBYTECODE": "1",  # a restored file must never run a mutant's .pyc
     }
     session = tree / "session.sqlite"
-    cosmic = [python, "-m", "cosmic_ray.cli"]
-    subprocess.run(
-        [*cosmic, "init", str(config), str(session)],
-        cwd=tree,
-        env=environ,
-        check=True,
-        capture_output=True,
-    )
+
+    def cosmic_ray(step: str) -> None:
+        command = [python, "-m", "cosmic_ray.cli", step, str(config), str(session)]
+        subprocess.run(command, cwd=tree, env=environ, check=True, capture_output=True)
+
+    cosmic_ray("init")
     source_lines = source.splitlines()
     select_mutants(session, module, score)
-    subprocess.run(
-        [*cosmic, "exec", str(config), str(session)],
-        cwd=tree,
-        env=environ,
-        check=True,
-        capture_output=True,
-    )
+    cosmic_ray("exec")
     with use_db(str(session), WorkDB.Mode.open) as db:
         items = {item.job_id: item for item in db.work_items}
         for job_id, result in db.results:
