@@ -10,24 +10,17 @@ import socket
 import subprocess
 import threading
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from conftest import EMULATOR_API_KEY, RunPyxAuth, write_uv_login
-from pyx_auth import http_boundary
+from pyx_auth import api
 from pyx_auth.api import PyxClient
 from pyx_auth.emulator import PyxEmulator
-from pyx_auth.errors import (
-    ConfigError,
-    NetworkError,
-    PyxAuthError,
-    ServiceError,
-    UnreachableError,
-)
-from pyx_auth.http_boundary import Call, fetch, http_errors
+from pyx_auth.errors import NetworkError, ServiceError, UnreachableError
 from pyx_auth.settings import Settings
 from pyx_auth.store import api_key_file, store_directory
 
@@ -249,53 +242,6 @@ def test_trickling_server_fails_within_the_total_budget(
     assert time.monotonic() - started < 6
 
 
-def _httpx_exceptions() -> list[type[Exception]]:
-    """Every exception class httpx defines (its ``__all__``), as httpx's own test lists them."""
-    return [
-        value
-        for name in httpx.__all__
-        if isinstance(value := getattr(httpx, name), type) and issubclass(value, Exception)
-    ]
-
-
-@pytest.mark.parametrize("kind", _httpx_exceptions(), ids=lambda kind: kind.__name__)
-def test_every_httpx_exception_becomes_one_line_without_its_text(kind: type[Exception]) -> None:
-    """httpx's ``test_httpcore_all_exceptions_mapped``, for our boundary: a new upstream class
-    cannot escape as a traceback, and only a connect error's (OS) reason is ever quoted."""
-    call = Call(
-        "https://pyx.test/auth/cli/access-token", label="Here: ", credential="the key", budget=8
-    )
-    if issubclass(kind, httpx.HTTPStatusError):
-        request = httpx.Request("GET", "https://pyx.test/")
-        exc: Exception = kind("SECRET", request=request, response=httpx.Response(500))
-    else:
-        try:
-            exc = kind("SECRET")
-        except TypeError:  # StreamClosed, StreamConsumed, ...: a fixed message of their own
-            exc = kind()
-    with pytest.raises(PyxAuthError) as caught, http_errors(call):
-        raise exc
-    message = str(caught.value)
-    assert message.startswith("Here: ") and "\n" not in message
-    assert ("SECRET" in message) == (kind is httpx.ConnectError), message
-    assert caught.value.__cause__ is exc
-
-
-def test_mapping_is_most_specific_first() -> None:
-    call = Call("https://pyx.test/x", label="", credential="the key", budget=8)
-    expected = {
-        httpx.ConnectTimeout("t"): NetworkError,
-        httpx.ConnectError("c"): UnreachableError,
-        httpx.LocalProtocolError("l"): ConfigError,
-        httpx.RemoteProtocolError("r"): UnreachableError,
-        httpx.UnsupportedProtocol("u"): ConfigError,
-    }
-    for exc, error in expected.items():
-        with pytest.raises(PyxAuthError) as caught, http_errors(call):
-            raise exc
-        assert type(caught.value) is error, exc
-
-
 def test_debug_trace_shows_each_call_without_secrets(
     run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
 ) -> None:
@@ -433,37 +379,49 @@ def test_a_long_problem_detail_is_cut_to_keep_the_error_one_short_line(
     assert result.stderr.endswith(f"HTTP 429: {shown}\n")
 
 
-def test_a_header_that_cannot_be_encoded_is_refused_without_quoting_it(
-    emulator: PyxEmulator,
+@pytest.fixture
+def backoff_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays ``api`` sleeps between attempts, recorded instead of slept."""
+    slept: list[float] = []
+    recording = types.SimpleNamespace(monotonic=time.monotonic, sleep=slept.append)
+    monkeypatch.setattr(api, "time", recording)
+    return slept
+
+
+def test_a_failing_pyx_is_tried_three_times_backing_off_a_quarter_then_half_a_second(
+    emulator: PyxEmulator, pyx_env: dict[str, str], backoff_sleeps: list[float]
 ) -> None:
-    for secret in ("sk-SECRET-\u00e9t\u00e9", "sk-SECRET\r\nX-Evil: 1"):
-        with pytest.raises(ConfigError) as caught:
-            fetch(
-                "GET",
-                f"{emulator.url}/auth/cli/logout",
-                deadline=time.monotonic() + 5,
-                label="Test: ",
-                url_name="the URL",
-                credential="the token in TEST_TOKEN",
-                headers={"Authorization": f"Bearer {secret}"},
-            )
-        message = str(caught.value)
-        assert "TEST_TOKEN contains characters that cannot be sent" in message
-        assert "SECRET" not in message
-    assert emulator.counts()["logout"] == 0
+    emulator.fail_next("access-token", status=503, times=10)
+    failing = pytest.raises(ServiceError, match="HTTP 503")
+    with PyxClient(Settings(os.environ), time.monotonic() + 30) as client, failing:
+        client.exchange_api_key(EMULATOR_API_KEY, "the key")
+    assert emulator.counts()["access-token"] == 3
+    assert backoff_sleeps == [0.25, 0.5]
 
 
-def test_no_request_is_started_after_the_deadline(emulator: PyxEmulator) -> None:
-    with pytest.raises(NetworkError, match="did not answer"):
-        fetch(
-            "POST",
-            f"{emulator.url}/auth/cli/access-token",
-            deadline=time.monotonic() - 0.01,
-            label="",
-            url_name="the URL",
-            credential="the key",
-        )
-    assert emulator.counts()["access-token"] == 0
+def test_a_dropped_connection_backs_off_as_a_failing_pyx_does(
+    backoff_sleeps: list[float],
+) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+
+    def hang_up() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = listener.accept()
+                accepted.append(1)
+                connection.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    settings = Settings({"PYX_API_URL": f"http://127.0.0.1:{listener.getsockname()[1]}"})
+    try:
+        with PyxClient(settings, time.monotonic() + 30) as client, pytest.raises(UnreachableError):
+            client.exchange_api_key(EMULATOR_API_KEY, "the key")
+    finally:
+        listener.close()
+    assert backoff_sleeps == [0.25, 0.5]
+    assert len(accepted) == 3
 
 
 def test_a_retry_that_would_start_after_the_deadline_is_not_made(
@@ -513,35 +471,3 @@ def test_a_server_that_echoes_the_refresh_token_never_gets_it_printed(
     assert result.returncode == 2
     assert refresh not in result.stderr + result.stdout
     assert "HTTP 401: Unauthorized: refresh token [redacted] is not valid" in result.stderr
-
-
-def test_fetch_closes_the_client_it_opened(
-    emulator: PyxEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A CI provider's OIDC request leaves no connection open behind it."""
-    opened: list[httpx.Client] = []
-    real_new_client = http_boundary.new_client
-
-    def recorded() -> httpx.Client:
-        opened.append(real_new_client())
-        return opened[-1]
-
-    monkeypatch.setattr(http_boundary, "new_client", recorded)
-    response = fetch(
-        "GET",
-        f"{emulator.url}/healthz",
-        deadline=time.monotonic() + 10,
-        label="test: ",
-        url_name="the test URL",
-        credential="nothing",
-    )
-    assert response.status_code in (200, 404)
-    assert opened and all(client.is_closed for client in opened)
-
-
-def test_a_url_that_does_not_parse_is_shown_by_its_name() -> None:
-    """An unparsable URL (from a variable) is named, never quoted: it may hold a secret."""
-    assert http_boundary.shown_url("https://sk-secret:port/", "PYX_API_URL") == "PYX_API_URL"
-    assert http_boundary.shown_url("https://u:sk-secret@pyx.example/p?k=v#f") == (
-        "https://pyx.example/p"
-    )

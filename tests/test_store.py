@@ -128,6 +128,38 @@ def test_store_read_treats_unusable_files_as_missing(tmp_path: Path) -> None:
     assert store.read("dir.json") is None
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"access_token": "a"}', {"access_token": "a"}),
+        ('["access_token"]', None),  # JSON, but no object
+        ('"a"', None),
+        ('{"access_token": ', None),  # torn
+        (None, None),  # missing
+    ],
+)
+def test_store_read_object_is_a_json_object_or_a_miss(
+    tmp_path: Path, content: str | None, expected: dict[str, str] | None
+) -> None:
+    store = Store(str(tmp_path / "s"))
+    if content is not None:
+        store.write("tokens.json", content)
+    assert store.read_object("tokens.json") == expected
+
+
+def test_store_read_error_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disk that fails the read (EIO, injected here) is a cache miss, not a crash."""
+    store = Store(str(tmp_path / "s"))
+    store.write("tokens.json", '{"access_token": "a"}')
+
+    def failing_read(fd: int, size: int) -> bytes:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "read", failing_read)
+    assert store.read("tokens.json") is None
+    assert store.read_object("tokens.json") is None
+
+
 def test_store_lock_excludes_other_flock_holders(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "s"))
     store.ensure_directory()
@@ -341,6 +373,24 @@ def test_store_lock_removes_older_or_torn_temporary_copies(tmp_path: Path) -> No
         "tokens.json",
         "tokens.lock",
     ]
+
+
+def test_store_lock_keeps_the_file_over_a_copy_that_is_no_newer(tmp_path: Path) -> None:
+    """Only a strictly newer login replaces ``tokens.json``: a copy with the same ``exp`` is
+    a write that did not land, and the file the last rename put there stays."""
+    store = Store(str(tmp_path / "s"))
+    store.write("tokens.json", _pair(2000, "current"))
+    Path(store.path(".tokens.json.pyx-auth-same.tmp")).write_text(_pair(2000, "other"))
+    with store.lock("tokens.lock", timeout=1):
+        assert store.read("tokens.json") == _pair(2000, "current")
+    assert sorted(os.listdir(store.directory)) == ["tokens.json", "tokens.lock"]
+
+
+def test_recovering_temporaries_where_there_is_no_folder_is_nothing_to_do(
+    tmp_path: Path,
+) -> None:
+    Store(str(tmp_path / "missing")).recover_temporaries("tokens.json")
+    assert not (tmp_path / "missing").exists()
 
 
 def test_store_lock_recovers_a_login_when_tokens_json_is_gone(tmp_path: Path) -> None:

@@ -119,8 +119,8 @@ class PyxClient:
             shown_url(url), label=label, credential=credential, budget=self.settings.timeout
         )
         delay = BACKOFF
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            retry = attempt < MAX_ATTEMPTS
+        for attempt in range(MAX_ATTEMPTS):
+            retry = attempt < MAX_ATTEMPTS - 1
             try:
                 response = send(
                     self._http,

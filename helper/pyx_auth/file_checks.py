@@ -30,7 +30,7 @@ def open_regular(path: str, flags: int, mode: int = 0o600) -> int | None:
     files and every other ``OSError`` are None too: callers treat them as a cache miss.
     """
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, mode)
     except OSError:
         return None
     return fd if kept_if_regular(fd) else None

@@ -199,16 +199,17 @@ def fetch(
     does not parse, ``credential`` for what the headers carry.
     """
     call = Call(shown_url(url, url_name), label=label, credential=credential, budget=None)
-    clients: list[httpx.Client] = []
+    made: httpx.Client | None = None  # None if the deadline passed first
 
     def client() -> httpx.Client:
-        clients.append(new_client())
-        return clients[0]
+        nonlocal made
+        made = new_client()
+        return made
 
     try:
         return send(
             client, method, url, deadline=deadline, call=call, headers=headers, params=params
         )
     finally:
-        for made in clients:
+        if made is not None:
             made.close()

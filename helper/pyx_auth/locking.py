@@ -28,8 +28,9 @@ def _open_lock_file(path: str) -> int:
     """Open (or create 0600) a lock file that is a regular file; never follow a link or block.
 
     A dangling symbolic link must not create a file at its target, and a FIFO must not hang.
+    Like every descriptor ``os.open`` returns, it is not inherited by programs we run (PEP 446).
     """
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
     try:
         fd = os.open(path, flags, 0o600)
     except OSError as exc:
@@ -116,8 +117,8 @@ def exclusive_lock(path: str, timeout: float, holder_patience: float = 0.0) -> I
     fd = _open_lock_file(path)
     try:
         started = time.monotonic()
-        give_up = started + max(timeout, 0.0)
-        last_resort = started + max(holder_patience, timeout, 0.0)
+        give_up = started + timeout  # 0 or less: one try
+        last_resort = started + max(holder_patience, timeout)
         while not _try_lock(fd, path):
             now = time.monotonic()
             if now >= give_up:

@@ -173,7 +173,6 @@ def _host_lines(settings: Settings) -> list[str]:
     return lines
 
 
-
 def render(settings: Settings, token: Token, margin: float, text: str, now: float) -> str | None:
     """The snapshot for the answer ``text``, or None when the stub must not repeat it."""
     exp = token.expires_at
@@ -216,7 +215,8 @@ def _write(path: str, data: bytes) -> None:
             same = (
                 info.st_uid == os.geteuid()
                 and info.st_mode & 0o777 == 0o600
-                and os.read(fd, len(data) + 1) == data
+                and info.st_size == len(data)
+                and os.read(fd, len(data)) == data
             )
         finally:
             os.close(fd)

@@ -199,12 +199,13 @@ class Store:
         if fd is None:
             return None
         try:
-            data = os.read(fd, MAX_FILE_SIZE + 1)
+            size = os.fstat(fd).st_size
+            data = os.read(fd, size) if size <= MAX_FILE_SIZE else None
         except OSError:
             return None
         finally:
             os.close(fd)
-        if len(data) > MAX_FILE_SIZE:
+        if data is None:
             return None
         try:
             return data.decode()

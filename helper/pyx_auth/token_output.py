@@ -145,7 +145,7 @@ def _followable(link: str) -> bool:
 def _write_in_place(path: str, data: bytes) -> None:
     """Write to a device or FIFO as ``>`` does: no create, no truncate, no rename."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY)  # not inherited either (PEP 446)
     except OSError as exc:
         raise UsageError(f"cannot write the token to {path}: {exc.strerror}") from None
     try:

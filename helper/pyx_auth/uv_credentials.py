@@ -247,7 +247,7 @@ def _read(path: str, lock_timeout: float) -> str | None:
     with exclusive_lock(path + ".lock", lock_timeout):
         try:
             # O_NONBLOCK: a FIFO planted here must not hang Bazel's helper; fstat refuses it.
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except FileNotFoundError:
             return None
         except OSError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -118,7 +119,10 @@ def test_stale_store_file_is_refreshed_once_and_traced(
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "took the lock" in result.stderr and "another process" not in result.stderr
+    waited = re.search(r"took the lock \S+tokens\.lock after (\d+\.\d\d) s", result.stderr)
+    assert waited is not None, result.stderr
+    assert 0 <= float(waited.group(1)) < 60  # no one held it: the wait the run really had
+    assert "another process" not in result.stderr
     assert emulator.counts()["refresh"] == 1
 
 
@@ -158,19 +162,27 @@ class _CountingSource(StoredToken):
         return "fake source"
 
 
-def _source(tmp_path: Path) -> _CountingSource:
-    settings = Settings({"PYX_CREDENTIALS_DIR": str(tmp_path / "s"), "PYX_AUTH_TIMEOUT": "10"})
+def _source(tmp_path: Path, timeout: str = "10") -> _CountingSource:
+    settings = Settings({"PYX_CREDENTIALS_DIR": str(tmp_path / "s"), "PYX_AUTH_TIMEOUT": timeout})
     return _CountingSource(Lookup(settings))
 
 
-def test_a_refresh_is_not_started_without_the_time_kept_for_the_request(tmp_path: Path) -> None:
-    """Half a second left of the budget is too little for a request: a refresh cut short could
-    spend a single-use refresh token and lose its successor, so none is started."""
-    source = _source(tmp_path)
+@pytest.mark.parametrize(
+    ("timeout", "too_little", "enough"),
+    [("10", 1.5, 2.5), ("3", 1.2, 1.8)],
+    ids=["2s-of-10", "half-of-3"],
+)
+def test_a_refresh_is_not_started_without_the_time_kept_for_the_request(
+    tmp_path: Path, timeout: str, too_little: float, enough: float
+) -> None:
+    """A request gets 2 s of the budget, or half of a shorter one: with less left a refresh
+    cut short could spend a single-use refresh token and lose its successor, so none is
+    started."""
+    source = _source(tmp_path, timeout)
     with pytest.raises(NetworkError, match="time budget"):
-        source.renew(REFRESH_MARGIN, time.monotonic() + 0.5, None)
+        source.renew(REFRESH_MARGIN, time.monotonic() + too_little, None)
     assert source.fetches == 0
-    assert source.renew(REFRESH_MARGIN, time.monotonic() + 9, None).value == "fetched"
+    assert source.renew(REFRESH_MARGIN, time.monotonic() + enough, None).value == "fetched"
 
 
 def test_the_lock_wait_ends_in_time_to_keep_the_request_budget(tmp_path: Path) -> None:

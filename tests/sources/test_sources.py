@@ -12,8 +12,9 @@ import jwt
 import pytest
 
 from conftest import EMULATOR_API_KEY, RunPyxAuth, write_uv_login
+from pyx_auth.credential_helper import answer_offline
 from pyx_auth.emulator import PyxEmulator
-from pyx_auth.errors import TokenExpiredError
+from pyx_auth.errors import CredentialError, TokenExpiredError
 from pyx_auth.settings import Settings
 from pyx_auth.sources.base import is_single_word, minutes
 from pyx_auth.sources.env_token import EnvToken
@@ -304,3 +305,44 @@ def test_status_of_an_expired_env_token_reports_the_error_instead_of_raising() -
     details, error = EnvToken("PYX_AUTH_TOKEN", expired).status(time.monotonic() + 5)
     assert details == {} and isinstance(error, TokenExpiredError)
     assert "expired 10 min ago" in str(error)
+
+
+def _fixed_token(exp: int) -> EnvToken:
+    return EnvToken("PYX_AUTH_TOKEN", jwt.encode({"exp": exp}, "k" * 32, algorithm="HS256"))
+
+
+def test_a_fixed_token_is_expired_from_its_exp_second_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = 1_900_000_000
+    monkeypatch.setattr(time, "time", lambda: float(now))
+    deadline = time.monotonic() + 5
+    with pytest.raises(TokenExpiredError):
+        _fixed_token(now).renew(300, deadline, None)
+    one_second_left = _fixed_token(now + 1)
+    assert one_second_left.renew(300, deadline, None) is one_second_left.token
+
+
+def test_a_fixed_token_meets_a_longer_minimum_up_to_its_last_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--min-ttl 10m`` takes a fixed token with exactly 10 minutes left, not one second less."""
+    now = 1_900_000_000
+    monkeypatch.setattr(time, "time", lambda: float(now))
+    deadline = time.monotonic() + 5
+    exact = _fixed_token(now + 600)
+    assert exact.renew(600, deadline, None) is exact.token
+    with pytest.raises(CredentialError, match="less than the 10 min asked for"):
+        _fixed_token(now + 599).renew(600, deadline, None)
+
+
+def test_a_fixed_token_close_to_expiry_is_used_as_given_like_uv(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, pyx_env: dict[str, str]
+) -> None:
+    """Within the usual refresh margin a fixed token cannot be renewed: it is used as is, by
+    ``token`` and by Bazel's cache hit (which answers it without the network path)."""
+    token = emulator.mint_access_token(lifetime=120)
+    env = {**os.environ, "PYX_AUTH_TOKEN": token}
+    result = run_pyx_auth("token", env=env)
+    assert (result.returncode, result.stdout) == (0, token + "\n"), result.stderr
+    request = json.dumps({"uri": pyx_env["PYX_API_URL"] + "/simple/"}).encode()
+    answer = answer_offline(request, env)
+    assert answer is not None and f"Bearer {token}" in answer

@@ -181,7 +181,7 @@ class StoredToken(ABC):
         """
         settings = self.settings
         floor = min(REFRESH_FLOOR, settings.timeout / 2)
-        timeout = min(settings.lock_timeout, max(deadline - time.monotonic() - floor, 0.0))
+        timeout = min(settings.lock_timeout, deadline - time.monotonic() - floor)  # <= 0: one try
         lock = lock_file_for(self.file_name)
         started = time.monotonic()
         with self.store.lock(lock, timeout, holder_patience=settings.lock_timeout):
