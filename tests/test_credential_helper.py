@@ -14,7 +14,6 @@ import fcntl
 import json
 import os
 import shutil
-import site
 import subprocess
 import sys
 import time
@@ -444,8 +443,9 @@ def _fake_pip_venv(folder: Path, *, with_entry: bool) -> Path:
     site_packages = next((folder / "lib").glob("python*/site-packages"))
     if with_entry:
         (site_packages / "pyx_auth").symlink_to(Path(pyx_auth.__file__).parent)
-    # what the refresh path imports (httpx, ...) is in this test environment
-    (site_packages / "test-deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    # what the refresh path imports (httpx, ...) is in this test environment's site folders
+    folders = [path for path in sys.path if path.endswith("site-packages")]
+    (site_packages / "test-deps.pth").write_text("\n".join(folders) + "\n")
     script = folder / "bin" / "pyx-auth"
     script.write_text(f"#!{folder}/bin/python3\nimport sys\nsys.exit('the console script ran')\n")
     script.chmod(0o755)
