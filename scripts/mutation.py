@@ -486,6 +486,9 @@ def run_module(
         for job_id, result in db.results:
             if result.worker_outcome == WorkerOutcome.SKIPPED:
                 continue
+            if result.worker_outcome == WorkerOutcome.EXCEPTION:
+                score.skipped += 1  # cosmic-ray could not make it (a dotted exception name)
+                continue
             mutation = items[job_id].mutations[0]
             line = source_lines[mutation.start_pos[0] - 1]
             one = spaced(f"{line}{MUTANT_MARK}{mutated_line(result.diff)}")

@@ -90,12 +90,22 @@ def test_other_client_error_is_reported_with_problem_title(
     _assert_clean_failure(result, "refused the request with HTTP 429")
 
 
+@pytest.mark.parametrize("body", [b"<html>not json</html>", b"\x80 not UTF-8"])
 def test_garbage_answer_is_a_service_error(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], body: bytes
 ) -> None:
-    emulator.fail_next("access-token", body=b"<html>not json</html>")
+    emulator.fail_next("access-token", body=body)
     result = run_pyx_auth("token", env=api_key_env)
     _assert_clean_failure(result, "answered with something other than JSON")
+
+
+@pytest.mark.parametrize("body", [b"<html>Bad Gateway</html>", b"\x80 not UTF-8"])
+def test_an_error_answer_without_a_problem_document_is_reported_by_its_status(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str], body: bytes
+) -> None:
+    emulator.fail_next("access-token", status=502, body=body, times=10)
+    result = run_pyx_auth("token", env=api_key_env)
+    _assert_clean_failure(result, "failed with HTTP 502; pyx may be down")
 
 
 def test_answer_without_token_is_a_service_error(

@@ -162,6 +162,25 @@ def test_broken_environment_is_one_line_and_no_answer(monkeypatch: pytest.Monkey
     )
 
 
+def test_a_broken_environment_makes_no_service_ours_to_store_or_delete(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the settings unreadable, storing is left to the next backend (not refused as a
+    pyx service), and the reason is said on one line, once (pip asks more than once)."""
+    from pyx_auth import keyring_backend
+    from pyx_auth.keyring_backend import NotPyxService
+
+    monkeypatch.setattr(keyring_backend, "_said", set())
+    monkeypatch.setenv("PYX_API_URL", "not a url")
+    backend = _backend()
+    with pytest.raises(NotPyxService):
+        backend.set_password("https://api.pyx.dev/simple/", "__token__", "x")
+    with pytest.raises(NotPyxService):
+        backend.delete_password("https://api.pyx.dev/simple/", "__token__")
+    line = "pyx-auth: PYX_API_URL must be an http(s) URL such as https://api.pyx.dev\n"
+    assert capsys.readouterr().err == line
+
+
 def test_storing_a_pyx_password_is_refused_with_keyrings_error(fixed_token: str) -> None:
     from keyring.errors import PasswordDeleteError, PasswordSetError
 

@@ -58,6 +58,11 @@ def test_store_directory_pyx_credentials_dir_wins(tmp_path: Path) -> None:
     assert store_directory(settings) == str(tmp_path / "c" / "3859a629b26fda96")
 
 
+def test_the_store_for_the_settings_is_their_store_folder(tmp_path: Path) -> None:
+    settings = Settings({"HOME": str(tmp_path), "PYX_CREDENTIALS_DIR": str(tmp_path / "c")})
+    assert Store.for_settings(settings).directory == store_directory(settings)
+
+
 def test_store_directory_uses_existing_legacy_uv_folder(tmp_path: Path) -> None:
     legacy = tmp_path / ".local/share/uv/credentials/3859a629b26fda96"
     settings = Settings({"HOME": str(tmp_path)})
@@ -468,6 +473,24 @@ def _holder(path: str, seconds: float) -> Iterator[subprocess.Popen[str]]:
             yield process
         finally:
             process.kill()
+
+
+def test_without_patience_a_running_holder_gets_only_the_timeout(tmp_path: Path) -> None:
+    """``pyx-auth login`` and uv's credentials file wait ``timeout`` for any holder; only
+    the refresh template asks for patience with a live one."""
+    path = str(tmp_path / "s" / "tokens.lock")
+    store = Store(str(tmp_path / "s"))
+    store.ensure_directory()
+    waits: list[Callable[[], contextlib.AbstractContextManager[None]]] = [
+        lambda: exclusive_lock(path, 0.2),
+        lambda: store.lock("tokens.lock", 0.2),
+    ]
+    with _holder(path, 60):
+        for wait in waits:
+            started = time.monotonic()
+            with pytest.raises(StoreError, match="has held"), wait():
+                pass
+            assert time.monotonic() - started < 0.9  # a second of patience would be a bug
 
 
 def test_lock_wait_past_its_timeout_follows_a_running_holder(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pyx_auth.hosts import Origin, SplitUri
 
-MAX_REQUEST_BYTES = 64 * 1024
+MAX_REQUEST_KIB = 64
+MAX_REQUEST_BYTES = MAX_REQUEST_KIB * 1024
 EXPIRES_EARLY = 60
 """Seconds before the token's ``exp`` that ``expires`` names, so Bazel asks again in time."""
 EMPTY_ANSWER = '{"headers":{}}'
@@ -42,7 +43,7 @@ class RequestUri:
 def parse_request(data: bytes) -> RequestUri:
     """The ``uri`` of a ``get`` request, or ``UsageError`` saying what is wrong with it."""
     if len(data) > MAX_REQUEST_BYTES:
-        raise UsageError(f"the request on stdin is larger than {MAX_REQUEST_BYTES // 1024} KiB")
+        raise UsageError(f"the request on stdin is larger than {MAX_REQUEST_KIB} KiB")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

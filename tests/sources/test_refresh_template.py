@@ -167,6 +167,33 @@ def _source(tmp_path: Path, timeout: str = "10") -> _CountingSource:
     return _CountingSource(Lookup(settings))
 
 
+class _ChangedSource(_CountingSource):
+    """Finds, under the lock, the token another process wrote meanwhile."""
+
+    def __init__(self, lookup: Lookup, found: Token) -> None:
+        super().__init__(lookup)
+        self.found = found
+
+    def read(self) -> Token | None:
+        return self.found
+
+
+@pytest.mark.parametrize(("left", "used"), [(0.5, True), (-0.5, False)])
+def test_a_token_another_process_wrote_is_used_while_it_has_any_life_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, left: float, used: bool
+) -> None:
+    """Each refresh spends a single-use refresh token: a new token found under the lock is
+    used, however short its life, rather than refreshed again; an expired one is not."""
+    exp = 1_900_000_000
+    monkeypatch.setattr(time, "time", lambda: exp - left)
+    found = Token("new", "fake", expires=exp)
+    stale = Token("old", "fake", expires=exp - 3600)
+    settings = Settings({"PYX_CREDENTIALS_DIR": str(tmp_path / "s"), "PYX_AUTH_TIMEOUT": "10"})
+    source = _ChangedSource(Lookup(settings), found)
+    token = source.renew(REFRESH_MARGIN, time.monotonic() + 9, stale)
+    assert (token is found, source.fetches) == (used, 0 if used else 1)
+
+
 @pytest.mark.parametrize(
     ("timeout", "too_little", "enough"),
     [("10", 1.5, 2.5), ("3", 1.2, 1.8)],

@@ -16,9 +16,10 @@ from pyx_auth.credential_helper import answer_offline
 from pyx_auth.emulator import PyxEmulator
 from pyx_auth.errors import CredentialError, TokenExpiredError
 from pyx_auth.settings import Settings
-from pyx_auth.sources.base import is_single_word, minutes
+from pyx_auth.sources.base import Token, is_single_word, minutes
 from pyx_auth.sources.env_token import EnvToken
-from pyx_auth.store import api_key_file, store_directory
+from pyx_auth.sources.oauth_store import read_tokens
+from pyx_auth.store import TOKENS_FILE, Store, api_key_file, store_directory
 
 
 def _store(env: dict[str, str]) -> Path:
@@ -346,3 +347,39 @@ def test_a_fixed_token_close_to_expiry_is_used_as_given_like_uv(
     request = json.dumps({"uri": pyx_env["PYX_API_URL"] + "/simple/"}).encode()
     answer = answer_offline(request, env)
     assert answer is not None and f"Bearer {token}" in answer
+
+
+@pytest.mark.parametrize(
+    "login",
+    [
+        {"access_token": 7, "refresh_token": "r-1"},
+        {"access_token": "a", "refresh_token": 7},
+        {"access_token": "a", "refresh_token": ""},
+        {"refresh_token": "r-1"},
+    ],
+)
+def test_a_tokens_json_without_a_pair_of_strings_is_no_login(
+    tmp_path: Path, login: dict[str, object]
+) -> None:
+    store = Store(str(tmp_path))
+    store.write(TOKENS_FILE, json.dumps({"access_token": "a", "refresh_token": "r-1"}))
+    assert read_tokens(store) == ("a", "r-1")
+    store.write(TOKENS_FILE, json.dumps(login))
+    assert read_tokens(store) is None
+
+
+def test_a_token_is_fresh_with_exactly_the_margin_left() -> None:
+    token = Token(jwt.encode({"exp": 1300}, "k" * 32, algorithm="HS256"), "test")
+    assert token.fresh(1000.0, 300)
+    assert not token.fresh(1000.5, 300)
+
+
+def test_the_trace_says_why_the_cache_missed(
+    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
+) -> None:
+    debug = {**api_key_env, "PYX_AUTH_DEBUG": "1"}
+    cold = run_pyx_auth("token", env=debug)
+    assert cold.returncode == 0, cold.stderr
+    assert "pyx-auth: debug: cache miss: nothing cached, 5 min wanted\n" in cold.stderr
+    longer = run_pyx_auth("token", "--min-ttl", "2h", env=debug)
+    assert "cache miss: only 60 min left, 120 min wanted" in longer.stderr
