@@ -60,7 +60,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "sources/oauth_store.py": ("tests/sources",),
     "credential_helper.py": ("tests/test_credential_helper.py",),
     "http_boundary.py": ("tests/test_http_boundary.py", "tests/test_api.py"),
-    "sources/__init__.py": ("tests/sources",),
+    "sources/__init__.py": ("tests/sources", "tests/test_debug_trace.py"),
     "sources/keyring_key.py": ("tests/sources",),
     "sources/env_token.py": ("tests/sources",),
     # the keyring backend: its host decision only (see DEFINITIONS)

@@ -36,6 +36,8 @@ def test_trace_says_which_source_and_why_the_earlier_one_was_skipped(
     second = _trace(run_pyx_auth("token", env=env).stderr)
     assert second[1:2] == ["source: PYX_API_KEY set"]
     assert second[2].startswith("cache hit: ") and second[2].endswith(" min left")
+    longer = run_pyx_auth("token", "--min-ttl", "2h", env=env).stderr  # fails: pyx's live 1 h
+    assert f"{PREFIX}cache miss: only 60 min left, 120 min wanted\n" in longer
     token = first.stdout.strip()
     for secret in (token, EMULATOR_API_KEY):
         assert secret not in first.stderr + run_pyx_auth("status", env=env).stderr

@@ -27,6 +27,27 @@ from pyx_auth.errors import (
 from pyx_auth.http_boundary import Call, fetch, http_errors, new_client, send
 
 
+def _fetch(
+    method: str,
+    url: str,
+    *,
+    seconds: float = 10,
+    label: str = "",
+    credential: str = "nothing",
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """``fetch`` as a CI provider calls it, with ``seconds`` left of the budget."""
+    return fetch(
+        method,
+        url,
+        deadline=time.monotonic() + seconds,
+        label=label,
+        url_name="the URL",
+        credential=credential,
+        headers=headers,
+    )
+
+
 def _httpx_exceptions() -> list[type[Exception]]:
     """Every exception class httpx defines (its ``__all__``), as httpx's own test lists them."""
     return [
@@ -79,12 +100,10 @@ def test_a_header_that_cannot_be_encoded_is_refused_without_quoting_it(
 ) -> None:
     for secret in ("sk-SECRET-\u00e9t\u00e9", "sk-SECRET\r\nX-Evil: 1"):
         with pytest.raises(ConfigError) as caught:
-            fetch(
+            _fetch(
                 "GET",
                 f"{emulator.url}/auth/cli/logout",
-                deadline=time.monotonic() + 5,
                 label="Test: ",
-                url_name="the URL",
                 credential="the token in TEST_TOKEN",
                 headers={"Authorization": f"Bearer {secret}"},
             )
@@ -96,14 +115,7 @@ def test_a_header_that_cannot_be_encoded_is_refused_without_quoting_it(
 
 def test_no_request_is_started_after_the_deadline(emulator: PyxEmulator) -> None:
     with pytest.raises(NetworkError, match="did not answer"):
-        fetch(
-            "POST",
-            f"{emulator.url}/auth/cli/access-token",
-            deadline=time.monotonic() - 0.01,
-            label="",
-            url_name="the URL",
-            credential="the key",
-        )
+        _fetch("POST", f"{emulator.url}/auth/cli/access-token", seconds=-0.01)
     assert emulator.counts()["access-token"] == 0
 
 
@@ -119,14 +131,7 @@ def test_fetch_closes_the_client_it_opened(
         return opened[-1]
 
     monkeypatch.setattr(http_boundary, "new_client", recorded)
-    response = fetch(
-        "GET",
-        f"{emulator.url}/healthz",
-        deadline=time.monotonic() + 10,
-        label="test: ",
-        url_name="the test URL",
-        credential="nothing",
-    )
+    response = _fetch("GET", f"{emulator.url}/healthz")
     assert response.status_code in (200, 404)
     assert opened and all(client.is_closed for client in opened)
 
@@ -183,14 +188,7 @@ def test_requests_go_through_the_proxy_the_environment_names(
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", proxy)
-    response = fetch(
-        "GET",
-        "http://pyx-auth-proxy-test.invalid/simple/",
-        deadline=time.monotonic() + 10,
-        label="",
-        url_name="the URL",
-        credential="nothing",
-    )
+    response = _fetch("GET", "http://pyx-auth-proxy-test.invalid/simple/")
     assert response.status_code == 204
     assert seen == ["GET http://pyx-auth-proxy-test.invalid/simple/ HTTP/1.1"]
 
@@ -242,14 +240,7 @@ def test_the_trace_gives_each_calls_status_and_its_time(
 ) -> None:
     monkeypatch.setenv("PYX_AUTH_DEBUG", "1")
     started = time.monotonic()
-    fetch(
-        "GET",
-        f"{emulator.url}/healthz?secret=1",
-        deadline=started + 10,
-        label="",
-        url_name="the URL",
-        credential="nothing",
-    )
+    _fetch("GET", f"{emulator.url}/healthz?secret=1")
     took = time.monotonic() - started
     trace = capsys.readouterr().err
     found = re.search(

@@ -372,14 +372,3 @@ def test_a_token_is_fresh_with_exactly_the_margin_left() -> None:
     token = Token(jwt.encode({"exp": 1300}, "k" * 32, algorithm="HS256"), "test")
     assert token.fresh(1000.0, 300)
     assert not token.fresh(1000.5, 300)
-
-
-def test_the_trace_says_why_the_cache_missed(
-    run_pyx_auth: RunPyxAuth, emulator: PyxEmulator, api_key_env: dict[str, str]
-) -> None:
-    debug = {**api_key_env, "PYX_AUTH_DEBUG": "1"}
-    cold = run_pyx_auth("token", env=debug)
-    assert cold.returncode == 0, cold.stderr
-    assert "pyx-auth: debug: cache miss: nothing cached, 5 min wanted\n" in cold.stderr
-    longer = run_pyx_auth("token", "--min-ttl", "2h", env=debug)
-    assert "cache miss: only 60 min left, 120 min wanted" in longer.stderr
