@@ -322,14 +322,8 @@ def tree_python(tree: Path, coverage_rc: Path | None = None) -> Path:
     if not venv.exists():
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    packages = Path(
-        subprocess.run(
-            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
+    prefix = {"base": str(venv), "platbase": str(venv)}
+    packages = Path(sysconfig.get_path("purelib", vars=prefix))
     lines = [str(tree / "helper")]
     if coverage_rc is not None:
         start = f"os.environ.setdefault('COVERAGE_PROCESS_START', {str(coverage_rc)!r})"

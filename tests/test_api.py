@@ -333,10 +333,10 @@ def test_a_redirect_to_another_origin_never_carries_the_refresh_token(
     assert "the-single-use-refresh-token" in tokens.read_text()  # not spent, still there
 
 
-def test_a_dropped_connection_is_tried_three_times_in_all(
-    run_pyx_auth: RunPyxAuth, pyx_env: dict[str, str]
-) -> None:
-    """A server that accepts and hangs up (a proxy restarting) gets two more attempts."""
+@pytest.fixture
+def hanging_up_server() -> Iterator[tuple[str, list[int]]]:
+    """A server that accepts and hangs up at once (a proxy restarting): its URL, and a list
+    with one entry per connection it took."""
     listener = socket.create_server(("127.0.0.1", 0))
     accepted: list[int] = []
 
@@ -354,15 +354,20 @@ def test_a_dropped_connection_is_tried_three_times_in_all(
 
     thread = threading.Thread(target=hang_up, daemon=True)
     thread.start()
-    try:
-        api = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        env = {**os.environ, "PYX_API_URL": api, "PYX_API_KEY": EMULATOR_API_KEY}
-        result = run_pyx_auth("token", env=env)
-        _assert_clean_failure(result, "cannot reach")
-        assert len(accepted) == 3
-    finally:
-        listener.close()
-        thread.join()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    listener.close()
+    thread.join()
+
+
+def test_a_dropped_connection_is_tried_three_times_in_all(
+    run_pyx_auth: RunPyxAuth, pyx_env: dict[str, str], hanging_up_server: tuple[str, list[int]]
+) -> None:
+    """A server that accepts and hangs up (a proxy restarting) gets two more attempts."""
+    api, accepted = hanging_up_server
+    env = {**os.environ, "PYX_API_URL": api, "PYX_API_KEY": EMULATOR_API_KEY}
+    result = run_pyx_auth("token", env=env)
+    _assert_clean_failure(result, "cannot reach")
+    assert len(accepted) == 3
 
 
 def test_api_key_refused_with_403_names_the_key_and_the_fix(
@@ -410,26 +415,12 @@ def test_a_failing_pyx_is_tried_three_times_backing_off_a_quarter_then_half_a_se
 
 
 def test_a_dropped_connection_backs_off_as_a_failing_pyx_does(
-    backoff_sleeps: list[float],
+    backoff_sleeps: list[float], hanging_up_server: tuple[str, list[int]]
 ) -> None:
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[int] = []
-
-    def hang_up() -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                connection, _ = listener.accept()
-                accepted.append(1)
-                connection.close()
-
-    thread = threading.Thread(target=hang_up, daemon=True)
-    thread.start()
-    settings = Settings({"PYX_API_URL": f"http://127.0.0.1:{listener.getsockname()[1]}"})
-    try:
-        with PyxClient(settings, time.monotonic() + 30) as client, pytest.raises(UnreachableError):
-            client.exchange_api_key(EMULATOR_API_KEY, "the key")
-    finally:
-        listener.close()
+    api, accepted = hanging_up_server
+    unreachable = pytest.raises(UnreachableError)
+    with PyxClient(Settings({"PYX_API_URL": api}), time.monotonic() + 30) as client, unreachable:
+        client.exchange_api_key(EMULATOR_API_KEY, "the key")
     assert backoff_sleeps == [0.25, 0.5]
     assert len(accepted) == 3
 

@@ -199,13 +199,12 @@ class Store:
         if fd is None:
             return None
         try:
-            size = os.fstat(fd).st_size
-            data = os.read(fd, size) if size <= MAX_FILE_SIZE else None
+            data = os.read(fd, MAX_FILE_SIZE + 1)
         except OSError:
             return None
         finally:
             os.close(fd)
-        if data is None:
+        if len(data) > MAX_FILE_SIZE:
             return None
         try:
             return data.decode()

@@ -300,16 +300,21 @@ def test_a_token_or_key_is_one_word_of_printable_ascii(value: object, single: bo
     assert is_single_word(value) is single
 
 
+def _jwt(exp: int) -> str:
+    """A token with a known ``exp``, as pyx mints them (the sources only read the claim)."""
+    return jwt.encode({"exp": exp}, "k" * 32, algorithm="HS256")
+
+
 def test_status_of_an_expired_env_token_reports_the_error_instead_of_raising() -> None:
     """``pyx-auth status`` shows what is wrong with each source; it never stops at one."""
-    expired = jwt.encode({"exp": int(time.time()) - 600}, "k" * 32, algorithm="HS256")
+    expired = _jwt(int(time.time()) - 600)
     details, error = EnvToken("PYX_AUTH_TOKEN", expired).status(time.monotonic() + 5)
     assert details == {} and isinstance(error, TokenExpiredError)
     assert "expired 10 min ago" in str(error)
 
 
 def _fixed_token(exp: int) -> EnvToken:
-    return EnvToken("PYX_AUTH_TOKEN", jwt.encode({"exp": exp}, "k" * 32, algorithm="HS256"))
+    return EnvToken("PYX_AUTH_TOKEN", _jwt(exp))
 
 
 def test_a_fixed_token_is_expired_from_its_exp_second_on(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -369,6 +374,6 @@ def test_a_tokens_json_without_a_pair_of_strings_is_no_login(
 
 
 def test_a_token_is_fresh_with_exactly_the_margin_left() -> None:
-    token = Token(jwt.encode({"exp": 1300}, "k" * 32, algorithm="HS256"), "test")
+    token = Token(_jwt(1300), "test")
     assert token.fresh(1000.0, 300)
     assert not token.fresh(1000.5, 300)
